@@ -1,0 +1,1 @@
+"""Everything that makes a model: importers, starter corpus, featurizer, training, evaluation."""

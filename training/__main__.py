@@ -1,0 +1,124 @@
+"""``python -m training``: train and evaluate models.
+
+    python -m training train [--data PATH ...] [--no-starter] [--out DIR] [--promote]
+                             [--if-missing]
+    python -m training evaluate --data PATH ... [--models DIR] [--version V] [--json]
+
+``train`` prints progress to stderr and the new version alone on the last
+line of stdout. Exit status: 0 done, 1 a data or artifact error, 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from moderation.errors import ModerationError
+from moderation.settings import Settings
+from training import artifact, datasets
+from training.datasets import DatasetError
+from training.evaluation import evaluate_scores, format_report
+from training.train import train
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = Settings.from_env(os.environ)
+    parser = argparse.ArgumentParser(
+        prog="python -m training",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p_train = commands.add_parser("train", help="train a model and write an artifact")
+    p_train.add_argument(
+        "--data",
+        nargs="+",
+        type=Path,
+        default=[],
+        help="dataset files or folders (format detected from content)",
+    )
+    p_train.add_argument(
+        "--no-starter",
+        action="store_true",
+        help="leave out the starter corpus shipped in training/data",
+    )
+    p_train.add_argument(
+        "--out",
+        type=Path,
+        default=settings.models_dir,
+        help=f"models directory (default: MODELS_DIR, {settings.models_dir})",
+    )
+    p_train.add_argument("--promote", action="store_true", help="make the new version current")
+    p_train.add_argument(
+        "--if-missing",
+        action="store_true",
+        help="do nothing if the models directory already has a current model",
+    )
+
+    p_eval = commands.add_parser("evaluate", help="score labelled data with a model")
+    p_eval.add_argument("--data", nargs="+", type=Path, required=True)
+    p_eval.add_argument("--models", type=Path, default=settings.models_dir)
+    p_eval.add_argument("--version", help="a version folder (default: the current one)")
+    p_eval.add_argument("--json", action="store_true", help="print metrics as JSON")
+
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "train":
+            return _train(args)
+        return _evaluate(args)
+    except (DatasetError, ModerationError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _train(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    if args.if_missing and artifact.current_version(args.out):
+        print(f"{args.out} has a current model; not training", file=sys.stderr)
+        return 0
+    examples = datasets.load(args.data, starter=not args.no_starter)
+    spam = sum(e.label for e in examples)
+    print(
+        f"training on {len(examples)} comments ({spam} spam, {len(examples) - spam} ham)",
+        file=sys.stderr,
+    )
+    trained = train(examples)
+    data = {
+        "fingerprint": datasets.fingerprint(examples),
+        "n": len(examples),
+        "spam": spam,
+        "sources": sorted({e.source for e in examples}),
+    }
+    version = artifact.save(
+        trained.model, args.out, cutoffs=trained.cutoffs, metrics=trained.metrics, data=data
+    )
+    print(format_report(trained.metrics["out_of_fold"]), file=sys.stderr)
+    if args.promote:
+        artifact.promote(args.out, version)
+        print(f"promoted {version}", file=sys.stderr)
+    print(f"done in {time.monotonic() - started:.1f}s", file=sys.stderr)
+    print(version)
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    loaded = artifact.load(args.models, args.version)
+    examples = datasets.load(args.data, starter=False)
+    scores = loaded.model.scores([e.record for e in examples])
+    metrics = evaluate_scores(scores, [e.label for e in examples], loaded.cutoffs)
+    metrics["model_version"] = loaded.version
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+    else:
+        print(f"model {loaded.version}")
+        print(format_report(metrics))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""The native JSON API for blogs: check comments, read their status, send feedback.
+
+Every route authenticates the site by ``Authorization: Bearer <site key>``
+and sees only that site's comments. Contract: DESIGN.md and /openapi.json.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, request
+
+from moderation.comments import LABELS
+from moderation.errors import AuthError, ValidationError
+from moderation.schema import MAX_BATCH, parse_comment, parse_comment_id
+from moderation.services import services
+from moderation.sites import Site
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+@bp.before_request
+def start_timer() -> None:
+    g.started = time.perf_counter()
+
+
+@bp.after_request
+def observe(response: Response) -> Response:
+    endpoint = request.endpoint or "unknown"
+    metrics = services().metrics
+    metrics.latency.labels(endpoint).observe(time.perf_counter() - g.started)
+    metrics.responses.labels(endpoint, str(response.status_code)).inc()
+    return response
+
+
+def authenticated_site() -> Site:
+    header = request.headers.get("Authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise AuthError("send the site key as Authorization: Bearer <key>")
+    return services().sites.authenticate(key.strip())
+
+
+def json_body() -> Any:
+    raw = request.get_data(cache=False)
+    if not raw:
+        raise ValidationError("the request body must be a JSON document")
+    try:
+        return json.loads(raw)
+    except UnicodeDecodeError:
+        raise ValidationError("the request body must be UTF-8") from None
+    except ValueError as exc:
+        raise ValidationError(f"the request body is not valid JSON: {exc}") from None
+
+
+def _check(site: Site, items: list[Any], where: str) -> list[dict[str, Any]]:
+    comments = [
+        parse_comment(item, f"{where}[{i}]." if where else "") for i, item in enumerate(items)
+    ]
+    svc = services()
+    records = svc.scorer.check(site, comments)
+    stored = svc.comments.save_many(site.domain, records)
+    svc.metrics.serving(svc.model.version)
+    answers = []
+    for item in stored:
+        answer = item.answer()
+        svc.metrics.checks.labels(answer["verdict"], answer["source"]).inc()
+        answers.append(answer)
+    return answers
+
+
+@bp.post("/comments/check")
+def check() -> Response:
+    site = authenticated_site()
+    return jsonify(_check(site, [json_body()], "")[0])
+
+
+@bp.post("/comments/check-batch")
+def check_batch() -> Response:
+    site = authenticated_site()
+    body = json_body()
+    if not isinstance(body, dict) or not isinstance(body.get("comments"), list):
+        raise ValidationError("must be a list of comment objects", field="comments")
+    items = body["comments"]
+    if not 1 <= len(items) <= MAX_BATCH:
+        raise ValidationError(f"must hold 1 to {MAX_BATCH} comments", field="comments")
+    return jsonify(results=_check(site, items, "comments"))
+
+
+@bp.get("/comments/<comment_id>")
+def get_comment(comment_id: str) -> Response:
+    site = authenticated_site()
+    stored = services().comments.get(site.domain, parse_comment_id(comment_id))
+    return jsonify(stored.answer())
+
+
+@bp.post("/comments/<comment_id>/feedback")
+def feedback(comment_id: str) -> Response:
+    site = authenticated_site()
+    comment_id = parse_comment_id(comment_id)
+    body = json_body()
+    label = body.get("label") if isinstance(body, dict) else None
+    if label not in LABELS:
+        raise ValidationError("must be spam or ham", field="label")
+    stored, changed = services().comments.feedback(site.domain, comment_id, label)
+    return jsonify({**stored.answer(), "changed": changed})

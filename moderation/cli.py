@@ -1,0 +1,90 @@
+"""``flask --app wsgi sites ...``: manage sites and their keys.
+
+``create`` and ``rotate`` print the key alone on the last line of output so
+scripts can take it with ``tail -n 1``; it is shown only this once.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from moderation.errors import ApiError
+from moderation.services import services
+
+sites = AppGroup("sites", help="Manage the sites (tenants) allowed to call the API.")
+
+
+def _fail(exc: ApiError) -> None:
+    raise click.ClickException(exc.message if not exc.field else f"{exc.field}: {exc.message}")
+
+
+@sites.command("create")
+@click.argument("domain")
+def create(domain: str) -> None:
+    """Create a site and print its new key."""
+    try:
+        key = services().sites.create(domain)
+    except ApiError as exc:
+        _fail(exc)
+    click.echo(f"created site {domain.strip().lower()}; its key (shown once):", err=True)
+    click.echo(key)
+
+
+@sites.command("list")
+def list_sites() -> None:
+    """List sites, their state and cutoff overrides."""
+    for site in services().sites.list():
+        created = datetime.fromtimestamp(site.created_at, UTC).strftime("%Y-%m-%d %H:%M")
+        state = "revoked" if site.revoked else "active"
+        overrides = ""
+        if site.ham_below is not None or site.spam_above is not None:
+            overrides = f"  ham<={site.ham_below}  spam>={site.spam_above}"
+        click.echo(f"{site.domain}\t{state}\tcreated {created} UTC{overrides}")
+
+
+@sites.command("revoke")
+@click.argument("domain")
+def revoke(domain: str) -> None:
+    """Revoke a site's key at once (rotate re-activates the site)."""
+    try:
+        services().sites.revoke(domain)
+    except ApiError as exc:
+        _fail(exc)
+    click.echo(f"revoked {domain}")
+
+
+@sites.command("rotate")
+@click.argument("domain")
+def rotate(domain: str) -> None:
+    """Issue a new key for a site; the old key stops working."""
+    try:
+        key = services().sites.rotate(domain)
+    except ApiError as exc:
+        _fail(exc)
+    click.echo(f"new key for {domain} (shown once; the old key no longer works):", err=True)
+    click.echo(key)
+
+
+@sites.command("update")
+@click.argument("domain")
+@click.option("--ham-below", type=float, help="ham when score <= this (overrides the model's)")
+@click.option("--spam-above", type=float, help="spam when score >= this (overrides the model's)")
+@click.option("--reset", is_flag=True, help="drop the overrides: use the model's cutoffs")
+def update(domain: str, ham_below: float | None, spam_above: float | None, reset: bool) -> None:
+    """Set a site's cutoffs."""
+    try:
+        site = services().sites.set_cutoffs(domain, ham_below, spam_above, reset=reset)
+    except ApiError as exc:
+        _fail(exc)
+    click.echo(
+        f"{site.domain}: ham_below={site.ham_below} spam_above={site.spam_above}"
+        " (None: the model's cutoff)"
+    )
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(sites)

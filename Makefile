@@ -1,0 +1,54 @@
+# The README's commands. Everything a command needs is installed here, from
+# PyPI into .venv - nothing by hand, nothing system-wide.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test check lint fmt train evaluate clean
+
+# A stamp per requirements file: reinstall only when a pin changes.
+$(BIN)/.runtime: requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "Python 3.11 or newer is needed (found $(PYTHON))"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(BIN)/.dev: $(BIN)/.runtime requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+## run: set up, train the default model if there is none, serve on $PORT (8000)
+run: $(BIN)/.runtime
+	$(BIN)/python -m training train --promote --if-missing
+	exec $(BIN)/gunicorn -c python:moderation.gunicorn_conf wsgi:app
+
+## test: set up and run the whole test suite (real Redis, real HTTP)
+test: $(BIN)/.dev
+	$(BIN)/python -m pytest
+
+## lint: formatting, lint and types, as CI checks them
+lint: $(BIN)/.dev
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+## fmt: apply the formatter and the safe lint fixes
+fmt: $(BIN)/.dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## check: everything CI runs
+check: lint test
+
+## train: retrain the default model on the starter corpus (+ DATA=paths) and promote it
+train: $(BIN)/.runtime
+	$(BIN)/python -m training train --promote $(if $(DATA),--data $(DATA))
+
+## evaluate: metrics of the current model on DATA (default: ../shared/data/youtube-spam)
+evaluate: $(BIN)/.runtime
+	$(BIN)/python -m training evaluate --data $(or $(DATA),../shared/data/youtube-spam)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

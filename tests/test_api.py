@@ -1,0 +1,260 @@
+"""The native API through Flask's test client: success and error paths of every route."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from flask.testing import FlaskClient
+
+from moderation.schema import MAX_BATCH
+from moderation.services import Services
+from tests.conftest import HAM_COMMENT, SPAM_COMMENT
+
+CHECK = "/api/v1/comments/check"
+BATCH = "/api/v1/comments/check-batch"
+
+
+def test_check_answers_verdict_score_and_reasons(client: FlaskClient, auth: dict) -> None:
+    spam = client.post(CHECK, json={**SPAM_COMMENT, "id": "s1"}, headers=auth)
+    ham = client.post(CHECK, json={**HAM_COMMENT, "id": "h1"}, headers=auth)
+    assert spam.status_code == ham.status_code == 200
+    s, h = spam.get_json(), ham.get_json()
+    assert s["score"] > h["score"]
+    for body in (s, h):
+        assert body["verdict"] in ("ham", "spam", "review")
+        assert 0.0 <= body["score"] <= 1.0
+        assert body["reasons"], "every verdict carries its reasons"
+        assert all({"code", "detail"} <= set(r) for r in body["reasons"])
+        assert body["model_version"]
+        assert body["source"] == "model"
+    assert s["verdict"] != "ham" and h["verdict"] != "spam"
+    assert s["id"] == "s1"
+
+
+def test_model_reasons_point_to_the_spam_evidence(client: FlaskClient, auth: dict) -> None:
+    body = client.post(CHECK, json=SPAM_COMMENT, headers=auth).get_json()
+    weights = [r["weight"] for r in body["reasons"] if "weight" in r]
+    assert weights and all(w > 0 for w in weights), "spam reasons push toward spam"
+
+
+def test_generated_ids_are_unique(client: FlaskClient, auth: dict) -> None:
+    a = client.post(CHECK, json=HAM_COMMENT, headers=auth).get_json()
+    b = client.post(CHECK, json=HAM_COMMENT, headers=auth).get_json()
+    assert a["id"] != b["id"]
+
+
+def test_same_id_twice_is_one_comment(client: FlaskClient, auth: dict, svc: Services) -> None:
+    first = client.post(CHECK, json={**HAM_COMMENT, "id": "42"}, headers=auth).get_json()
+    again = client.post(
+        CHECK, json={**SPAM_COMMENT, "id": "42"}, headers=auth
+    ).get_json()  # a retry with other content keeps the first answer
+    assert again == first
+    keys = list(svc.redis.scan_iter(match=svc.keys.comment("blog.example", "*")))
+    assert len(keys) == 1
+
+
+def test_integer_ids_are_accepted_as_strings(client: FlaskClient, auth: dict) -> None:
+    body = client.post(CHECK, json={**HAM_COMMENT, "id": 1234}, headers=auth).get_json()
+    assert body["id"] == "1234"
+    assert client.get("/api/v1/comments/1234", headers=auth).get_json()["id"] == "1234"
+
+
+def test_honeypot_decides_spam_by_rule(client: FlaskClient, auth: dict) -> None:
+    body = client.post(CHECK, json={**HAM_COMMENT, "honeypot": "x"}, headers=auth).get_json()
+    assert (body["verdict"], body["source"]) == ("spam", "rules")
+    assert body["reasons"][0]["code"] == "honeypot"
+
+
+def test_review_is_stored_pending(client: FlaskClient, auth: dict, svc: Services) -> None:
+    svc.sites.set_cutoffs("blog.example", 0.0001, 0.9999)  # everything uncertain
+    body = client.post(CHECK, json={**HAM_COMMENT, "id": "r1"}, headers=auth).get_json()
+    assert body["verdict"] == "review" and body["status"] == "pending"
+    assert body["review_id"]
+    assert body["reasons"][0]["code"] == "uncertain"
+    assert svc.redis.zscore(svc.keys.pending("blog.example"), "r1") is not None
+
+
+def test_get_returns_the_stored_comment(client: FlaskClient, auth: dict) -> None:
+    checked = client.post(CHECK, json={**SPAM_COMMENT, "id": "g1"}, headers=auth).get_json()
+    got = client.get("/api/v1/comments/g1", headers=auth)
+    assert got.status_code == 200
+    assert got.get_json() == checked
+
+
+def test_get_unknown_or_other_sites_comment_is_404(
+    client: FlaskClient, auth: dict, svc: Services
+) -> None:
+    other = {"Authorization": f"Bearer {svc.sites.create('other.example')}"}
+    client.post(CHECK, json={**HAM_COMMENT, "id": "mine"}, headers=auth)
+    for headers, cid in ((auth, "nope"), (other, "mine")):
+        response = client.get(f"/api/v1/comments/{cid}", headers=headers)
+        assert response.status_code == 404
+        assert response.get_json()["error"]["code"] == "not_found"
+
+
+def test_feedback_labels_and_changes_status(client: FlaskClient, auth: dict, svc: Services) -> None:
+    client.post(CHECK, json={**HAM_COMMENT, "id": "f1"}, headers=auth)
+    response = client.post("/api/v1/comments/f1/feedback", json={"label": "spam"}, headers=auth)
+    assert response.status_code == 200
+    body = response.get_json()
+    assert (body["status"], body["status_source"], body["changed"]) == ("spam", "feedback", True)
+    entries = svc.redis.xrange(svc.keys.labels())
+    assert len(entries) == 1
+    entry = entries[0][1]
+    assert (entry["site"], entry["comment_id"], entry["label"]) == ("blog.example", "f1", "spam")
+    assert json.loads(entry["fields"])["content"] == HAM_COMMENT["content"]
+    # the same feedback again is idempotent; a change of mind is a new label
+    again = client.post("/api/v1/comments/f1/feedback", json={"label": "spam"}, headers=auth)
+    assert again.get_json()["changed"] is False
+    client.post("/api/v1/comments/f1/feedback", json={"label": "ham"}, headers=auth)
+    assert [e[1]["label"] for e in svc.redis.xrange(svc.keys.labels())] == ["spam", "ham"]
+    assert client.get("/api/v1/comments/f1", headers=auth).get_json()["status"] == "ham"
+
+
+def test_feedback_takes_a_review_item_out_of_pending(
+    client: FlaskClient, auth: dict, svc: Services
+) -> None:
+    svc.sites.set_cutoffs("blog.example", 0.0001, 0.9999)
+    client.post(CHECK, json={**HAM_COMMENT, "id": "p1"}, headers=auth)
+    client.post("/api/v1/comments/p1/feedback", json={"label": "ham"}, headers=auth)
+    assert svc.redis.zscore(svc.keys.pending("blog.example"), "p1") is None
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        ({"label": "maybe"}, 400, "label"),
+        ({}, 400, "label"),
+        (["spam"], 400, "label"),
+    ],
+)
+def test_feedback_errors(client: FlaskClient, auth: dict, body, status, field) -> None:
+    client.post(CHECK, json={**HAM_COMMENT, "id": "e1"}, headers=auth)
+    response = client.post("/api/v1/comments/e1/feedback", json=body, headers=auth)
+    assert response.status_code == status
+    assert response.get_json()["error"]["field"] == field
+
+
+def test_feedback_on_unknown_comment_is_404(client: FlaskClient, auth: dict) -> None:
+    response = client.post("/api/v1/comments/zz/feedback", json={"label": "ham"}, headers=auth)
+    assert response.status_code == 404
+
+
+def test_batch_answers_in_order(client: FlaskClient, auth: dict) -> None:
+    comments = [{**SPAM_COMMENT, "id": "b1"}, {**HAM_COMMENT, "id": "b2"}, HAM_COMMENT]
+    response = client.post(BATCH, json={"comments": comments}, headers=auth)
+    assert response.status_code == 200
+    results = response.get_json()["results"]
+    assert [r["id"] for r in results[:2]] == ["b1", "b2"]
+    assert results[0]["score"] > results[1]["score"]
+    single = client.post(CHECK, json={**HAM_COMMENT, "id": "b2"}, headers=auth).get_json()
+    assert single == results[1], "batch and single checks share idempotency"
+
+
+def test_batch_limits(client: FlaskClient, auth: dict) -> None:
+    too_many = {"comments": [{"content": "hi"}] * (MAX_BATCH + 1)}
+    for body in (too_many, {"comments": []}, {"comments": "x"}, []):
+        response = client.post(BATCH, json=body, headers=auth)
+        assert response.status_code == 400
+        assert response.get_json()["error"]["field"] == "comments"
+
+
+def test_batch_names_the_bad_item(client: FlaskClient, auth: dict) -> None:
+    body = {"comments": [HAM_COMMENT, {"content": 5}]}
+    response = client.post(BATCH, json=body, headers=auth)
+    assert response.status_code == 400
+    assert response.get_json()["error"]["field"] == "comments[1].content"
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ({}, "content", "is required"),
+        ({"content": "   "}, "content", "must not be empty"),
+        ({"content": 12}, "content", "must be a string"),
+        ({"content": "x" * 65537}, "content", "at most 65536"),
+        ({"content": "hi", "author": ["a"]}, "author", "must be a string"),
+        ({"content": "hi", "user_ip": "999.1.1.1"}, "user_ip", "IPv4 or IPv6"),
+        ({"content": "hi", "created_at": "yesterday"}, "created_at", "ISO 8601"),
+        ({"content": "hi", "id": "a b"}, "id", "1-128"),
+        ({"content": "hi", "is_test": "yes"}, "is_test", "true or false"),
+        ({"content": "a\x00b"}, "content", "NUL"),
+        ({"content": "a\ud800b"}, "content", "surrogates"),
+    ],
+)
+def test_invalid_fields_are_400_naming_the_field(
+    client: FlaskClient, auth: dict, body, field, message
+) -> None:
+    response = client.post(CHECK, data=json.dumps(body), headers=auth)
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert error["field"] == field
+    assert message in error["message"]
+
+
+@pytest.mark.parametrize("raw", [b"", b"{not json", b"\xff\xfe", b"[1, 2"])
+def test_bad_json_is_400(client: FlaskClient, auth: dict, raw: bytes) -> None:
+    response = client.post(CHECK, data=raw, headers=auth)
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "invalid"
+
+
+def test_non_object_body_is_400(client: FlaskClient, auth: dict) -> None:
+    response = client.post(CHECK, json=["content"], headers=auth)
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer"}, {"Authorization": "Basic abc"},
+     {"Authorization": "Bearer mk_unknown"}, {"Authorization": "Bearer nonsense"}],
+)  # fmt: skip
+def test_missing_or_unknown_key_is_401(client: FlaskClient, headers: dict) -> None:
+    for response in (
+        client.post(CHECK, json=HAM_COMMENT, headers=headers),
+        client.get("/api/v1/comments/1", headers=headers),
+    ):
+        assert response.status_code == 401
+        assert response.get_json()["error"]["code"] == "unauthorized"
+        assert "Bearer" in response.headers["WWW-Authenticate"]
+
+
+def test_revoked_key_is_401(client: FlaskClient, auth: dict, svc: Services) -> None:
+    assert client.post(CHECK, json=HAM_COMMENT, headers=auth).status_code == 200
+    svc.sites.revoke("blog.example")
+    response = client.post(CHECK, json=HAM_COMMENT, headers=auth)
+    assert response.status_code == 401
+
+
+def test_body_over_the_limit_is_413(client: FlaskClient, auth: dict, svc: Services) -> None:
+    big = b'{"content": "' + b"a" * svc.settings.max_body_bytes + b'"}'
+    response = client.post(CHECK, data=big, headers=auth)
+    assert response.status_code == 413
+    assert response.get_json()["error"]["code"] == "request_entity_too_large"
+
+
+def test_unknown_route_and_wrong_method_are_json(client: FlaskClient, auth: dict) -> None:
+    missing = client.get("/api/v1/nothing", headers=auth)
+    assert missing.status_code == 404 and missing.get_json()["error"]["code"] == "not_found"
+    wrong = client.put(CHECK, headers=auth)
+    assert wrong.status_code == 405
+    assert wrong.get_json()["error"]["code"] == "method_not_allowed"
+    assert "POST" in wrong.headers["Allow"]
+
+
+def test_unknown_fields_are_ignored(client: FlaskClient, auth: dict) -> None:
+    body = {**HAM_COMMENT, "id": "u1", "wp_extra": {"nested": [1, 2]}}
+    assert client.post(CHECK, json=body, headers=auth).status_code == 200
+
+
+def test_stored_record_keeps_fields_and_result(
+    client: FlaskClient, auth: dict, svc: Services
+) -> None:
+    body = {**HAM_COMMENT, "id": "k1", "user_ip": "2001:db8::1", "is_test": True}
+    answer = client.post(CHECK, json=body, headers=auth).get_json()
+    stored = svc.comments.get("blog.example", "k1").record
+    assert stored["site"] == "blog.example"
+    assert stored["fields"]["user_ip"] == "2001:db8::1" and stored["fields"]["is_test"] is True
+    for name in ("score", "verdict", "source", "model_version", "reasons", "checked_at"):
+        assert stored[name] == answer[name]

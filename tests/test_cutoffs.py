@@ -1,0 +1,45 @@
+"""Cutoff choice by cost, and the evaluation metrics (pure)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from training.cutoffs import MIN_DISCARD, NEVER, Cutoffs, band_cost, choose_cutoffs
+from training.evaluation import evaluate_scores
+
+
+def test_separable_scores_need_no_review() -> None:
+    scores = [0.01, 0.05, 0.1, 0.9, 0.95, 0.99]
+    labels = [0, 0, 0, 1, 1, 1]
+    cut = choose_cutoffs(scores, labels)
+    assert band_cost(np.array(scores), np.array(labels), cut.ham_below, cut.spam_above) == 0
+    assert 0.1 <= cut.ham_below < cut.spam_above <= 0.9
+
+
+def test_overlap_goes_to_review_rather_than_false_spam() -> None:
+    # A ham at 0.7 among spam: marking it spam costs 10, review of the band 0.2 each.
+    scores = [0.05, 0.1, 0.7, 0.6, 0.65, 0.95, 0.97]
+    labels = [0, 0, 0, 1, 1, 1, 1]
+    cut = choose_cutoffs(scores, labels)
+    assert cut.spam_above > 0.7, "the ham at 0.7 is never called spam"
+    assert cut.ham_below < 0.6
+
+
+def test_discard_sits_above_every_ham() -> None:
+    cut = choose_cutoffs([0.1, 0.995, 0.999, 1.0], [0, 0, 1, 1])
+    assert cut.discard_above > 0.995
+    assert choose_cutoffs([0.1, 0.9], [0, 1]).discard_above == MIN_DISCARD
+    assert choose_cutoffs([0.1, 1.0, 1.0], [0, 0, 1]).discard_above == NEVER
+
+
+def test_metrics() -> None:
+    scores = [0.1, 0.4, 0.6, 0.9]
+    labels = [0, 1, 0, 1]
+    metrics = evaluate_scores(scores, labels, Cutoffs(0.2, 0.8, 0.99))
+    assert metrics["accuracy"] == 0.5
+    assert metrics["confusion"] == {"tn": 1, "fp": 1, "fn": 1, "tp": 1}
+    assert metrics["ham_false_positive_rate"] == 0.5
+    assert metrics["policy"]["auto_decided_share"] == 0.5
+    assert metrics["policy"]["auto_accuracy"] == 1.0
+    for name in ("precision", "recall", "f1", "mcc", "roc_auc"):
+        assert name in metrics

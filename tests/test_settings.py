@@ -1,0 +1,73 @@
+"""Settings read once from the environment; a bad value names its variable."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from moderation import create_app
+from moderation.errors import SettingsError
+from moderation.settings import Settings
+
+README = Path(__file__).parent.parent / "README.md"
+
+
+def test_defaults() -> None:
+    settings = Settings.from_env({})
+    assert settings.redis_url is None and settings.embedded_redis
+    assert (settings.redis_prefix, settings.port, settings.models_dir) == (
+        "modr:",
+        8000,
+        Path("models"),
+    )
+
+
+def test_values_are_parsed() -> None:
+    settings = Settings.from_env(
+        {"REDIS_URL": "redis://127.0.0.1:6379/2", "PORT": "9000", "REDIS_PREFIX": "x:"}
+    )
+    assert (settings.redis_url, settings.port, settings.redis_prefix) == (
+        "redis://127.0.0.1:6379/2",
+        9000,
+        "x:",
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("PORT", "eighty"),
+        ("PORT", "70000"),
+        ("REDIS_URL", "localhost:6379"),
+        ("REDIS_PREFIX", "no-colon"),
+        ("REDIS_PREFIX", "{tag}:"),
+        ("MAX_BODY_BYTES", "12"),
+        ("MODEL_RELOAD_SECONDS", "soon"),
+        ("TRUST_PROXY_HOPS", "-1"),
+        ("LOG_LEVEL", "LOUD"),
+        ("REDIS_TIMEOUT", "0"),
+        ("WEB_CONCURRENCY", "0"),
+    ],
+)
+def test_bad_values_name_the_variable(variable: str, value: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({variable: value})
+    assert caught.value.variable == variable
+    assert str(caught.value).startswith(variable)
+
+
+def test_factory_fails_at_start_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORT", "not-a-port")
+    with pytest.raises(SettingsError, match=r"^PORT"):
+        create_app()
+
+
+def test_readme_documents_every_variable() -> None:
+    source = (Path(__file__).parent.parent / "moderation" / "settings.py").read_text()
+    variables = set(re.findall(r'env\.get\(\s*"([A-Z_]+)"', source))
+    assert len(variables) >= 10
+    readme = README.read_text()
+    missing = [v for v in sorted(variables) if f"`{v}`" not in readme]
+    assert not missing, f"README configuration table lacks {missing}"

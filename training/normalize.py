@@ -39,30 +39,8 @@ _TAG_RE = re.compile(r"</?([A-Za-z][A-Za-z0-9]{0,15})\b[^<>]{0,4096}>")
 # Comment markers only: matching whole comments is quadratic when they never close.
 _HTML_COMMENT_RE = re.compile(r"<!--|-->")
 _LINK_ATTR_RE = re.compile(r"""\b(?:href|src)\s*=\s*["']?([^"'\s<>]{1,2048})""", re.IGNORECASE)
-_BLOCK_TAGS = frozenset(
-    [
-        "br",
-        "p",
-        "div",
-        "li",
-        "ul",
-        "ol",
-        "tr",
-        "td",
-        "th",
-        "table",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "blockquote",
-        "pre",
-        "hr",
-        "section",
-        "article",
-    ]
+_BLOCK_TAG_RE = re.compile(
+    r"(?:br|p|div|li|ul|ol|t[rdh]|table|h[1-6]|blockquote|pre|hr|section|article)"
 )
 _SPACE_RE = re.compile(r"\s+")
 _TRAILING_PUNCT = ".,;:!?"
@@ -83,7 +61,7 @@ def _replace_tag(match: re.Match[str]) -> str:
     link = _LINK_ATTR_RE.search(match.group(0))
     if link:
         return f" {link.group(1)} "
-    return " " if name in _BLOCK_TAGS else ""
+    return " " if _BLOCK_TAG_RE.fullmatch(name) else ""
 
 
 def html_to_text(raw: str) -> tuple[str, bool]:

@@ -6,6 +6,8 @@ scripts can take it with ``tail -n 1``; it is shown only this once.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import click
@@ -18,18 +20,23 @@ from moderation.services import services
 sites = AppGroup("sites", help="Manage the sites (tenants) allowed to call the API.")
 
 
-def _fail(exc: ApiError) -> None:
-    raise click.ClickException(exc.message if not exc.field else f"{exc.field}: {exc.message}")
+@contextmanager
+def _reported() -> Iterator[None]:
+    """Our errors as a one-line CLI error (exit 1) instead of a traceback."""
+    try:
+        yield
+    except ApiError as exc:
+        raise click.ClickException(
+            exc.message if not exc.field else f"{exc.field}: {exc.message}"
+        ) from exc
 
 
 @sites.command("create")
 @click.argument("domain")
 def create(domain: str) -> None:
     """Create a site and print its new key."""
-    try:
+    with _reported():
         key = services().sites.create(domain)
-    except ApiError as exc:
-        _fail(exc)
     click.echo(f"created site {domain.strip().lower()}; its key (shown once):", err=True)
     click.echo(key)
 
@@ -50,10 +57,8 @@ def list_sites() -> None:
 @click.argument("domain")
 def revoke(domain: str) -> None:
     """Revoke a site's key at once (rotate re-activates the site)."""
-    try:
+    with _reported():
         services().sites.revoke(domain)
-    except ApiError as exc:
-        _fail(exc)
     click.echo(f"revoked {domain}")
 
 
@@ -61,10 +66,8 @@ def revoke(domain: str) -> None:
 @click.argument("domain")
 def rotate(domain: str) -> None:
     """Issue a new key for a site; the old key stops working."""
-    try:
+    with _reported():
         key = services().sites.rotate(domain)
-    except ApiError as exc:
-        _fail(exc)
     click.echo(f"new key for {domain} (shown once; the old key no longer works):", err=True)
     click.echo(key)
 
@@ -76,10 +79,8 @@ def rotate(domain: str) -> None:
 @click.option("--reset", is_flag=True, help="drop the overrides: use the model's cutoffs")
 def update(domain: str, ham_below: float | None, spam_above: float | None, reset: bool) -> None:
     """Set a site's cutoffs."""
-    try:
+    with _reported():
         site = services().sites.set_cutoffs(domain, ham_below, spam_above, reset=reset)
-    except ApiError as exc:
-        _fail(exc)
     click.echo(
         f"{site.domain}: ham_below={site.ham_below} spam_above={site.spam_above}"
         " (None: the model's cutoff)"

@@ -105,30 +105,31 @@ class _Reader:
             raise SettingsError(name, f"{exc} (got {raw!r})") from exc
 
 
-def _int_between(low: int, high: int) -> Callable[[str], int]:
-    def parse(raw: str) -> int:
+N = TypeVar("N", int, float)
+
+
+def _between(kind: type[N], low: N, high: N) -> Callable[[str], N]:
+    """A parser for a number of ``kind`` within [low, high]."""
+    noun = "an integer" if kind is int else "a number"
+
+    def parse(raw: str) -> N:
         try:
-            value = int(raw)
+            value = kind(raw)
         except ValueError:
-            raise ValueError("must be an integer") from None
+            raise ValueError(f"must be {noun}") from None
         if not low <= value <= high:
             raise ValueError(f"must be between {low} and {high}")
         return value
 
     return parse
+
+
+def _int_between(low: int, high: int) -> Callable[[str], int]:
+    return _between(int, low, high)
 
 
 def _float_between(low: float, high: float) -> Callable[[str], float]:
-    def parse(raw: str) -> float:
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ValueError("must be a number") from None
-        if not low <= value <= high:
-            raise ValueError(f"must be between {low} and {high}")
-        return value
-
-    return parse
+    return _between(float, low, high)
 
 
 def _redis_url(raw: str) -> str:

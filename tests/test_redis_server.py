@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,3 +70,28 @@ def test_too_long_socket_path_names_the_variable(tmp_path: Path) -> None:
     deep = tmp_path / ("d" * 120)
     with pytest.raises(SettingsError, match="VAR_DIR"):
         EmbeddedRedis(deep).ensure_running()
+
+
+def test_stops_even_when_the_final_save_fails(tmp_path: Path) -> None:
+    server = EmbeddedRedis(tmp_path / "redis")
+    server.ensure_running()
+    pid = int(server.pidfile.read_text())
+    elsewhere = tmp_path / "gone"
+    elsewhere.mkdir()
+    client = server.client()
+    client.config_set("dir", str(elsewhere))
+    client.close()
+    shutil.rmtree(elsewhere)  # as good as a full disk: the snapshot cannot be written
+    assert server.stop(only_if_unused=False) is True
+    deadline = time.monotonic() + 5
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not _alive(pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

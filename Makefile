@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test check lint fmt train evaluate clean
+.PHONY: run test check lint fmt train evaluate bench-accuracy clean
 
 # A stamp per requirements file: reinstall only when a pin changes.
 $(BIN)/.runtime: requirements.txt
@@ -49,6 +49,10 @@ train: $(BIN)/.runtime
 ## evaluate: metrics of the current model on DATA (default: ../shared/data/youtube-spam)
 evaluate: $(BIN)/.runtime
 	$(BIN)/python -m training evaluate --data $(or $(DATA),../shared/data/youtube-spam)
+
+## bench-accuracy: leave-one-video-out accuracy vs a TF-IDF baseline -> bench/RESULTS.md
+bench-accuracy: $(BIN)/.runtime
+	$(BIN)/python -m bench.accuracy $(if $(DATA),--data $(DATA))
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

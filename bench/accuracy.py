@@ -1,0 +1,221 @@
+"""Accuracy benchmark: leave-one-video-out on the YouTube Spam Collection.
+
+    python -m bench.accuracy [--data ../shared/data/youtube-spam] [--write bench/RESULTS.md]
+
+For each video: train on the other three (without the starter corpus, so
+every model sees the same data), score the held-out video, and report per
+model the mean over the four rotations of accuracy, spam recall, ham
+false-positive rate, F1, MCC, ROC AUC (at P(spam) >= 0.5), and for our model
+the share auto-decided at its own cutoffs and the error rate among those.
+Also: the default model (starter corpus only, what ``make run`` trains)
+scored on the whole collection - how far the shipped corpus generalises.
+
+Models: ours (``training.train``), and the plain baseline every text
+classifier is measured against - TF-IDF word 1-2 + char 2-5 grams and a
+logistic regression on the raw text (U+FEFF removed, as the data's README
+requires). SpamBayes and bogofilter join with the model issue.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import f1_score, matthews_corrcoef, roc_auc_score
+from sklearn.pipeline import make_pipeline, make_union
+
+from training import datasets
+from training.cutoffs import Cutoffs
+from training.datasets import Example
+from training.features import Record
+from training.train import train
+
+DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "youtube-spam"
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+
+# A model: fit on examples, return a scorer of records (and its cutoffs, if any).
+Scorer = Callable[[Sequence[Record]], np.ndarray]
+Fitter = Callable[[Sequence[Example]], tuple[Scorer, Cutoffs | None]]
+
+
+def fit_ours(examples: Sequence[Example]) -> tuple[Scorer, Cutoffs | None]:
+    trained = train(examples)
+    return trained.model.scores, trained.cutoffs
+
+
+def fit_tfidf_lr(examples: Sequence[Example]) -> tuple[Scorer, Cutoffs | None]:
+    texts = [e.record["content"].replace("\ufeff", "") for e in examples]
+    pipeline = make_pipeline(
+        make_union(
+            TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
+            TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True),
+        ),
+        LogisticRegression(max_iter=5000, C=10.0),
+    )
+    pipeline.fit(texts, [e.label for e in examples])
+
+    def score(records: Sequence[Record]) -> np.ndarray:
+        raw = [str(r["content"]).replace("\ufeff", "") for r in records]
+        return np.asarray(pipeline.predict_proba(raw)[:, 1])
+
+    return score, None
+
+
+MODELS: dict[str, Fitter] = {"ours": fit_ours, "tfidf+lr": fit_tfidf_lr}
+
+
+def metrics(scores: np.ndarray, labels: np.ndarray, cutoffs: Cutoffs | None) -> dict[str, float]:
+    predicted = (scores >= 0.5).astype(int)
+    hams = labels == 0
+    row = {
+        "accuracy": float(np.mean(predicted == labels)),
+        "spam_recall": float(np.mean(predicted[labels == 1] == 1)),
+        "ham_fp_rate": float(np.mean(predicted[hams] == 1)),
+        "f1": float(f1_score(labels, predicted)),
+        "mcc": float(matthews_corrcoef(labels, predicted)),
+        "roc_auc": float(roc_auc_score(labels, scores)),
+    }
+    if cutoffs is not None:
+        spam = scores >= cutoffs.spam_above
+        ham = (scores <= cutoffs.ham_below) & ~spam
+        decided = spam | ham
+        wrong = (spam & hams) | (ham & ~hams)
+        row["auto_share"] = float(np.mean(decided))
+        row["auto_error"] = float(wrong.sum() / max(int(decided.sum()), 1))
+    return row
+
+
+def leave_one_video_out(files: list[Path]) -> dict[str, list[dict[str, float]]]:
+    per_video = {f: datasets.load([f], starter=False) for f in files}
+    results: dict[str, list[dict[str, float]]] = {name: [] for name in MODELS}
+    for held_out in files:
+        training_set = [e for f in files if f != held_out for e in per_video[f]]
+        test = per_video[held_out]
+        labels = np.array([e.label for e in test])
+        for name, fit in MODELS.items():
+            started = time.monotonic()
+            score, cutoffs = fit(training_set)
+            row = metrics(score([e.record for e in test]), labels, cutoffs)
+            results[name].append(row)
+            print(
+                f"{held_out.stem:24} {name:10} MCC {row['mcc']:.3f}  AUC {row['roc_auc']:.3f}"
+                f"  ({time.monotonic() - started:.1f}s)",
+                file=sys.stderr,
+            )
+    return results
+
+
+def mean_rows(rows: list[dict[str, float]]) -> dict[str, float]:
+    return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+
+
+def table(results: dict[str, dict[str, float]]) -> str:
+    columns = ["accuracy", "spam_recall", "ham_fp_rate", "f1", "mcc", "roc_auc",
+               "auto_share", "auto_error"]  # fmt: skip
+    lines = [
+        "| model | " + " | ".join(columns) + " |",
+        "|---|" + "---|" * len(columns),
+    ]
+    for name, row in results.items():
+        cells = [f"{row[c]:.3f}" if c in row else "-" for c in columns]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0))
+    return f"{cpu}, {cores} cores, Python {platform.python_version()}"
+
+
+def revision() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, check=True)  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return out.stdout.strip()
+
+
+def write_section(path: Path, name: str, body: str) -> None:
+    """Replace this benchmark's section of RESULTS.md, leaving the others alone."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    section = f"{start}\n{body}\n{end}"
+    text = path.read_text() if path.exists() else "# Benchmark results\n"
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.DOTALL)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section, text)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    path.write_text(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=DEFAULT_DATA,
+        help="folder of YouTube Spam Collection CSVs (one per video)",
+    )
+    parser.add_argument("--write", type=Path, default=RESULTS,
+                        help="Markdown file to write the results into")  # fmt: skip
+    args = parser.parse_args(argv)
+    files = sorted(args.data.glob("*.csv"))
+    if len(files) < 2:
+        parser.error(f"{args.data}: need at least two video CSVs")
+
+    started = time.monotonic()
+    per_model = leave_one_video_out(files)
+    means = {name: mean_rows(rows) for name, rows in per_model.items()}
+
+    everything = datasets.load(files, starter=False)
+    default = fit_ours(datasets.load([], starter=True))
+    default_row = metrics(
+        default[0]([e.record for e in everything]),
+        np.array([e.label for e in everything]),
+        default[1],
+    )
+
+    report = "\n".join([
+        "## Accuracy: leave-one-video-out, YouTube Spam Collection",
+        "",
+        f"`python -m bench.accuracy` on {datetime.now(UTC):%Y-%m-%d}, {machine()},"
+        f" revision {revision()}; {len(files)} videos, {len(everything)} comments;"
+        f" {time.monotonic() - started:.0f} s.",
+        "",
+        "Mean over the rotations (train on the other videos, test on one; no starter corpus):",
+        "",
+        table(means),
+        "",
+        "The default model (starter corpus only, what `make run` trains) on the whole collection:",
+        "",
+        table({"default (starter)": default_row}),
+        "",
+    ])  # fmt: skip
+    print(report)
+    write_section(args.write, "accuracy", report)
+    print(f"written to {args.write}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -108,3 +108,47 @@ def test_spammer_shaped_input_stays_linear() -> None:
     the bound is generous - this guards against a blow-up, it is not a benchmark."""
     for raw in ADVERSARIAL:
         assert isinstance(normalize(raw).text, str)
+
+
+@pytest.mark.parametrize(
+    ("raw", "text", "trick"),
+    [
+        ("Вuy сheap viаgrа", "Buy cheap viagra", "confusables"),  # Cyrillic В с а
+        ("αpple Νike", "apple Nike", "confusables"),  # Greek α Ν
+        ("httр://rx.example", "http://rx.example", "confusables"),
+        ("E a r n  m o n e y", "Earn money", "spaced_letters"),
+        ("c.h.e.a.p r-o-l-e-x", "cheap rolex", "spaced_letters"),
+        ("freeeeee!!!!!!", "free!!", "repeats"),
+        ("ｆｒｅｅ", "free", None),  # full-width: NFKC, not counted as a trick
+    ],
+)
+def test_obfuscation_is_undone_and_recorded(raw: str, text: str, trick: str | None) -> None:
+    norm = normalize(raw)
+    assert norm.text == text
+    counts = {
+        "confusables": norm.confusables,
+        "spaced_letters": norm.spaced_letters,
+        "repeats": norm.repeats,
+    }
+    assert {k for k, v in counts.items() if v} == ({trick} if trick else set())
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "Купить диплом недорого",  # plain Russian stays Russian
+        "Η Αθήνα είναι όμορφη",  # plain Greek too
+        "e.g. U.S.A. 1.2.3.4 I a m",  # abbreviations, IPs, short runs
+        "www.example.com costs 1000 dollars",  # www and numbers survive
+        "Look... really?!",
+    ],
+)
+def test_ordinary_text_is_left_alone(raw: str) -> None:
+    norm = normalize(raw)
+    assert norm.text == raw
+    assert norm.confusables == norm.spaced_letters == norm.repeats == 0
+
+
+def test_obfuscation_becomes_a_feature() -> None:
+    feats = meta_features({"content": "x"}, normalize("Вuy c.h.e.a.p pillsss now"))
+    assert {"confusables", "spaced_letters", "repeats"} <= set(feats)

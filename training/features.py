@@ -9,8 +9,10 @@ what kind of evidence it is:
 ``c:``  character 3-5 grams within word boundaries - robust to the spelling
         games that break word filters;
 ``m:``  metadata: link count and hosts, author URL and its host, e-mail
-        domain, comment type, markup, invisible characters, length and
-        character-class ratios. Absent fields add nothing.
+        domain, comment type, markup, the obfuscation tricks normalisation
+        undid (invisible characters, look-alike letters, spaced letters,
+        repeated characters), length and character-class ratios. Absent
+        fields add nothing.
 
 Bump FEATURIZER_VERSION whenever a change would make an old artifact's
 weights mean something else; the artifact loader refuses a mismatch.
@@ -30,7 +32,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from training.normalize import Normalized, host_of, normalize
 
-FEATURIZER_VERSION = 1
+FEATURIZER_VERSION = 2
 
 Record = Mapping[str, Any]
 
@@ -59,6 +61,12 @@ def meta_features(record: Record, norm: Normalized) -> dict[str, float]:
         feats["markup"] = 1.0
     if norm.invisible_chars:
         feats["invisible"] = min(norm.invisible_chars, 5) / 5
+    if norm.confusables:
+        feats["confusables"] = 1.0
+    if norm.spaced_letters:
+        feats["spaced_letters"] = 1.0
+    if norm.repeats:
+        feats["repeats"] = min(norm.repeats, 3) / 3
     text = norm.text
     feats["length"] = math.log1p(len(text)) / 8
     letters = sum(ch.isalpha() for ch in text)

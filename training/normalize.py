@@ -5,12 +5,17 @@ word filters; datasets carry collection artefacts (the YouTube collection's
 U+FEFF marks its ham). Training and serving both see text only through
 :func:`normalize`, so neither can learn or miss what the other does not see.
 
-What it does, in order:
+What it does, in order, counting each trick it undoes (so that "obfuscated
+text" can be a feature and a reason):
 1. HTML (and BBCode links) to text, keeping link targets as URLs;
 2. Unicode NFKC (full-width and mathematical letters to plain ones);
-3. removal of zero-width characters and U+FEFF, counted as obfuscation;
-4. URL and e-mail extraction (hosts lower-cased, ``www.`` dropped);
-5. whitespace collapsed.
+3. removal of zero-width characters and U+FEFF;
+4. Cyrillic and Greek look-alikes folded to Latin inside words that mix
+   them with Latin letters (``Вuy`` -> ``Buy``; plain Russian is untouched);
+5. s p a c e d and d.o.t.t.e.d letters joined (four or more letters);
+6. URL and e-mail extraction (hosts lower-cased, ``www.`` dropped);
+7. runs of three or more of one letter or of ``!?$*`` squashed to two;
+8. whitespace collapsed.
 """
 
 from __future__ import annotations
@@ -43,6 +48,21 @@ _BLOCK_TAG_RE = re.compile(
     r"(?:br|p|div|li|ul|ol|t[rdh]|table|h[1-6]|blockquote|pre|hr|section|article)"
 )
 _SPACE_RE = re.compile(r"\s+")
+# Cyrillic and Greek letters drawn like Latin ones (a subset of Unicode's
+# confusables list: the ones spammers use to dodge word filters).
+_CONFUSABLES = str.maketrans(
+    "аеорсухіјѕԁһԛԝАВЕКМНОРСТХУІЈЅαονρυικΑΒΕΖΗΙΚΜΝΟΡΤΥΧ",
+    "aeopcyxijsdhqwABEKMHOPCTXYIJSaovpuikABEZHIKMNOPTYX",
+)
+_CONFUSABLE_CHARS = frozenset("аеорсухіјѕԁһԛԝАВЕКМНОРСТХУІЈЅαονρυικΑΒΕΖΗΙΚΜΝΟΡΤΥΧ")
+_WORD_RE = re.compile(r"\w+")
+_LATIN_RE = re.compile(r"[A-Za-z]")
+# Four or more single letters split by single spaces, or by dots/dashes/stars.
+_SPACED_RE = re.compile(r"(?<!\S)(?:[^\W\d_] ){3,}[^\W\d_](?!\S)")
+_DOTTED_RE = re.compile(r"(?<![\w.*-])(?:[^\W\d_][.*-]){3,}[^\W\d_](?![\w*-])")
+# Letters other than w (``www`` must survive) and emphatic punctuation (not
+# dots: an ellipsis is ordinary writing).
+_REPEAT_RE = re.compile(r"([^\W\d_w]|[!?$*])\1{2,}")
 _TRAILING_PUNCT = ".,;:!?"
 
 
@@ -54,6 +74,9 @@ class Normalized:
     email_domains: tuple[str, ...]
     had_html: bool
     invisible_chars: int
+    confusables: int = 0
+    spaced_letters: int = 0
+    repeats: int = 0
 
 
 def _replace_tag(match: re.Match[str]) -> str:
@@ -89,6 +112,31 @@ def host_of(url: str) -> str:
     return host[4:] if host.startswith("www.") else host
 
 
+def fold_confusables(text: str) -> tuple[str, int]:
+    """Latin look-alikes folded in mixed-script words; and how many letters were."""
+    if text.isascii():
+        return text, 0
+    folded = 0
+
+    def fold(match: re.Match[str]) -> str:
+        nonlocal folded
+        word = match.group(0)
+        if not _LATIN_RE.search(word) or _CONFUSABLE_CHARS.isdisjoint(word):
+            return word
+        plain = word.translate(_CONFUSABLES)
+        folded += sum(a != b for a, b in zip(word, plain, strict=True))
+        return plain
+
+    return _WORD_RE.sub(fold, text), folded
+
+
+def join_spaced(text: str) -> tuple[str, int]:
+    """``f r e e`` and ``f.r.e.e`` as ``free``; and how many such runs there were."""
+    text, spaced = _SPACED_RE.subn(lambda m: m.group(0).replace(" ", ""), text)
+    text, dotted = _DOTTED_RE.subn(lambda m: re.sub(r"[.*-]", "", m.group(0)), text)
+    return text, spaced + dotted
+
+
 def normalize(raw: str) -> Normalized:
     text, had_html = html_to_text(raw)
     if "&" in text:
@@ -99,11 +147,14 @@ def normalize(raw: str) -> Normalized:
     # YouTube collection its presence tracks the label (a collection artefact
     # a model must not learn).
     invisible = len(text) - len(stripped) - text.count("\ufeff")
+    stripped, confusables = fold_confusables(stripped)
+    stripped, spaced = join_spaced(stripped)
     urls = tuple(m.group(0).rstrip(_TRAILING_PUNCT) for m in _URL_RE.finditer(stripped))
     hosts = tuple(h for h in (host_of(u) for u in urls) if h)
     emails = (
         tuple(m.group(1).lower() for m in _EMAIL_RE.finditer(stripped)) if "@" in stripped else ()
     )
+    stripped, repeats = _REPEAT_RE.subn(r"\1\1", stripped)
     return Normalized(
         text=_SPACE_RE.sub(" ", stripped).strip(),
         urls=urls,
@@ -111,4 +162,7 @@ def normalize(raw: str) -> Normalized:
         email_domains=emails,
         had_html=had_html,
         invisible_chars=invisible,
+        confusables=confusables,
+        spaced_letters=spaced,
+        repeats=repeats,
     )

@@ -27,6 +27,18 @@ WXR = """<?xml version="1.0"?>
 <wp:comment_approved>0</wp:comment_approved></wp:comment>
 </item></channel></rss>
 """
+DISQUS = """<?xml version="1.0" encoding="utf-8"?>
+<disqus xmlns="http://disqus.com" xmlns:dsq="http://disqus.com/disqus-internals">
+<thread dsq:id="1"><title>Post</title></thread>
+<post dsq:id="10"><message><![CDATA[<p>Nice write-up, thanks</p>]]></message>
+<isDeleted>false</isDeleted><isSpam>false</isSpam>
+<author><name>Ann</name><email>ann@example.org</email></author><thread dsq:id="1"/></post>
+<post dsq:id="11"><message><![CDATA[buy <a href="http://rx.example">pills</a>]]></message>
+<isDeleted>false</isDeleted><isSpam>true</isSpam><thread dsq:id="1"/></post>
+<post dsq:id="12"><message>removed by the author</message>
+<isDeleted>true</isDeleted><isSpam>false</isSpam><thread dsq:id="1"/></post>
+</disqus>
+"""
 
 
 @pytest.mark.parametrize(
@@ -51,6 +63,11 @@ WXR = """<?xml version="1.0"?>
             [("a", 0), ("b", 1)],
         ),
         ("export.xml", WXR, [("Great recipe", 0), ("cheap pills", 1)]),
+        (
+            "disqus.xml",
+            DISQUS,
+            [("<p>Nice write-up, thanks</p>", 0), ('buy <a href="http://rx.example">pills</a>', 1)],
+        ),
     ],
 )
 def test_formats(tmp_path: Path, name: str, text: str, expected: list) -> None:

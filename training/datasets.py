@@ -10,6 +10,7 @@ Formats (a folder is read file by file, in name order):
 * JSON Lines, one object per line with ``content`` and ``label``
 * SMS Spam Collection TSV: ``ham<TAB>text`` / ``spam<TAB>text``
 * WordPress WXR export: comments with status approved (ham) or spam
+* Disqus XML export: posts flagged spam (spam), or neither spam nor deleted (ham)
 
 Labels accepted: spam/ham, 1/0, true/false (case-insensitive).
 """
@@ -33,6 +34,7 @@ STARTER = Path(__file__).parent / "data" / "starter.jsonl"
 _SUFFIXES = {".csv", ".tsv", ".txt", ".jsonl", ".json", ".xml", ".wxr"}
 _LABELS = {"spam": 1, "1": 1, "true": 1, "ham": 0, "0": 0, "false": 0}
 _WP = "{http://wordpress.org/export/1.2/}"
+_DSQ = "{http://disqus.com}"
 
 
 class DatasetError(ValueError):
@@ -116,6 +118,28 @@ def read_wxr(text: str, source: str) -> Iterator[Example]:
             yield Example(_record(record), label, source)
 
 
+def read_disqus(text: str, source: str) -> Iterator[Example]:
+    try:
+        root = ET.fromstring(text)  # noqa: S314 - see read_wxr
+    except ET.ParseError as exc:
+        raise DatasetError(f"{source}: not well-formed XML ({exc})") from exc
+    for post in root.iter(f"{_DSQ}post"):
+        spam = (post.findtext(f"{_DSQ}isSpam") or "").strip().lower() == "true"
+        deleted = (post.findtext(f"{_DSQ}isDeleted") or "").strip().lower() == "true"
+        if deleted and not spam:  # removed for a reason we cannot know: no label
+            continue
+        record = {
+            "content": post.findtext(f"{_DSQ}message") or "",
+            "author": post.findtext(f"{_DSQ}author/{_DSQ}name"),
+            "author_email": post.findtext(f"{_DSQ}author/{_DSQ}email"),
+            "user_ip": post.findtext(f"{_DSQ}ipAddress"),
+            "created_at": post.findtext(f"{_DSQ}createdAt"),
+            "comment_type": "comment",
+        }
+        if (record["content"] or "").strip():
+            yield Example(_record(record), int(spam), source)
+
+
 def detect(text: str, source: str) -> Iterator[Example]:
     """Pick the reader by the file's content, not its name."""
     head = text.lstrip("\ufeff").lstrip()[:2000]
@@ -125,6 +149,8 @@ def detect(text: str, source: str) -> Iterator[Example]:
         return read_youtube(text.lstrip("\ufeff"), source)
     if head.startswith("<") and "wordpress.org/export" in head:
         return read_wxr(text, source)
+    if head.startswith("<") and "<disqus" in head:
+        return read_disqus(text, source)
     if head.startswith("{"):
         return read_jsonl(text, source)
     if "content" in columns and "label" in columns:

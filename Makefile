@@ -50,8 +50,18 @@ train: $(BIN)/.runtime
 evaluate: $(BIN)/.runtime
 	$(BIN)/python -m training evaluate --data $(or $(DATA),../shared/data/youtube-spam)
 
-## bench-accuracy: leave-one-video-out accuracy vs a TF-IDF baseline -> bench/RESULTS.md
-bench-accuracy: $(BIN)/.runtime
+# The peers the accuracy benchmark compares against: SpamBayes from PyPI,
+# bogofilter from Debian (apt-get; as root, or through sudo).
+$(BIN)/.bench: $(BIN)/.runtime bench/requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+	command -v bogofilter >/dev/null || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get install -y -q bogofilter || \
+		{ $$SUDO apt-get update -q && $$SUDO apt-get install -y -q bogofilter; }; }
+	touch $@
+
+## bench-accuracy: leave-one-video-out vs TF-IDF+LR, SpamBayes, bogofilter -> bench/RESULTS.md
+bench-accuracy: $(BIN)/.bench
 	$(BIN)/python -m bench.accuracy $(if $(DATA),--data $(DATA))
 
 clean:

@@ -14,6 +14,7 @@ there is one linear model underneath, whose weights are the explanation.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -92,20 +93,25 @@ class SpamModel:
         contributions.data -= self._means[contributions.indices]
         contributions.data *= self._weights[contributions.indices]
         reasons = [
-            self._reasons(contributions.getrow(i), bool(scores[i] >= 0.5), top)
+            self._reasons(
+                contributions.getrow(i), features.getrow(i).data, bool(scores[i] >= 0.5), top
+            )
             for i in range(len(scores))
         ]
         return scores, reasons
 
-    def _reasons(self, row: sp.csr_matrix, spammy: bool, top: int) -> list[dict[str, Any]]:
+    def _reasons(
+        self, row: sp.csr_matrix, raw: np.ndarray, spammy: bool, top: int
+    ) -> list[dict[str, Any]]:
+        """``row``: contributions; ``raw``: the feature values (same sparsity)."""
         columns, values = row.indices, row.data
         sign = 1.0 if spammy else -1.0
         toward = sign * values > 0
-        columns, values = columns[toward], values[toward]
+        columns, values, raw = columns[toward], values[toward], raw[toward]
         is_char = self._char_columns[columns]
         reasons = [
-            _reason(str(self._names[c]), float(v))
-            for c, v in zip(columns[~is_char], values[~is_char], strict=True)
+            _reason(str(self._names[c]), float(v), float(x))
+            for c, v, x in zip(columns[~is_char], values[~is_char], raw[~is_char], strict=True)
         ]
         if is_char.any():
             # Character n-grams overlap heavily; one reason sums them up.
@@ -119,10 +125,28 @@ class SpamModel:
         return reasons[:top]
 
 
-def _reason(name: str, weight: float) -> dict[str, Any]:
+def _reason(name: str, weight: float, value: float) -> dict[str, Any]:
+    """A feature as a moderator reads it; ``value`` is the feature's value."""
     kind, body = name[:2], name[2:]
     if kind == "w:":
         return {"code": "token", "detail": body, "weight": weight}
-    key, _, value = body.partition("=")
+    key, _, category = body.partition("=")
     code, detail = _META_REASONS.get(key, (key, None))
-    return {"code": code, "detail": detail or value, "weight": weight}
+    counted = _COUNTED_DETAILS.get(key)
+    if counted is not None:
+        detail = counted(value)
+    return {"code": code, "detail": detail or category, "weight": weight}
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+# Details that quote the comment's own figure (inverting features.meta_features).
+_COUNTED_DETAILS = {
+    "links": lambda v: _plural(round(math.expm1(v)), "link"),
+    "length": lambda v: _plural(round(math.expm1(v * 8)), "character"),
+    "caps_ratio": lambda v: f"{v:.0%} capital letters",
+    "digit_ratio": lambda v: f"{v:.0%} digits",
+    "symbol_ratio": lambda v: f"{v:.0%} symbols",
+}

@@ -94,13 +94,17 @@ def read_sms(text: str, source: str) -> Iterator[Example]:
         yield Example({"content": body}, parse_label(label, f"{source}:{n}"), source)
 
 
-def read_wxr(text: str, source: str) -> Iterator[Example]:
+def _parse_xml(text: str, source: str) -> ET.Element:
     try:
         # An operator's own export. ElementTree resolves no external entities
         # and Python's expat caps entity expansion (billion laughs).
-        root = ET.fromstring(text)  # noqa: S314
+        return ET.fromstring(text)  # noqa: S314
     except ET.ParseError as exc:
         raise DatasetError(f"{source}: not well-formed XML ({exc})") from exc
+
+
+def read_wxr(text: str, source: str) -> Iterator[Example]:
+    root = _parse_xml(text, source)
     for comment in root.iter(f"{_WP}comment"):
         status = (comment.findtext(f"{_WP}comment_approved") or "").strip()
         label = {"1": 0, "spam": 1}.get(status)
@@ -119,10 +123,7 @@ def read_wxr(text: str, source: str) -> Iterator[Example]:
 
 
 def read_disqus(text: str, source: str) -> Iterator[Example]:
-    try:
-        root = ET.fromstring(text)  # noqa: S314 - see read_wxr
-    except ET.ParseError as exc:
-        raise DatasetError(f"{source}: not well-formed XML ({exc})") from exc
+    root = _parse_xml(text, source)
     for post in root.iter(f"{_DSQ}post"):
         spam = (post.findtext(f"{_DSQ}isSpam") or "").strip().lower() == "true"
         deleted = (post.findtext(f"{_DSQ}isDeleted") or "").strip().lower() == "true"

@@ -97,6 +97,8 @@ def test_starter_corpus_is_big_and_balanced_enough() -> None:
         ("label,content\nmaybe,x\n", "c.csv:2: label 'maybe'"),
         ("what is this\n", "unknown format"),
         ('{"content": "x", "label": "spam"}\n{oops\n', "c.csv:2: not JSON"),
+        ('<rss xmlns:wp="http://wordpress.org/export/1.2/"><unclosed>', "not well-formed XML"),
+        ('<disqus xmlns="http://disqus.com"><post>', "not well-formed XML"),
     ],
 )
 def test_errors_name_file_and_line(tmp_path: Path, text: str, message: str) -> None:

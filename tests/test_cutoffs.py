@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from training.cutoffs import MIN_DISCARD, NEVER, Cutoffs, band_cost, choose_cutoffs
 from training.evaluation import evaluate_scores
@@ -43,3 +44,18 @@ def test_metrics() -> None:
     assert metrics["policy"]["auto_accuracy"] == 1.0
     for name in ("precision", "recall", "f1", "mcc", "roc_auc"):
         assert name in metrics
+
+
+def test_calibration_of_perfect_and_overconfident_scores() -> None:
+    labels = np.array([0] * 50 + [1] * 50)
+    honest = evaluate_scores(np.where(labels == 1, 0.95, 0.05), labels, Cutoffs(0.2, 0.8, 0.99))
+    overconfident = evaluate_scores(
+        np.r_[np.full(45, 0.0), np.full(5, 1.0), np.full(45, 1.0), np.full(5, 0.0)],
+        labels,
+        Cutoffs(0.2, 0.8, 0.99),
+    )
+    assert honest["calibration"]["ece"] == pytest.approx(0.05)
+    assert overconfident["calibration"]["ece"] == pytest.approx(0.1)
+    assert overconfident["calibration"]["brier"] > honest["calibration"]["brier"]
+    assert sum(b["n"] for b in honest["calibration"]["bins"]) == 100
+    assert honest["policy"]["cost_weights"] == {"false_spam": 10.0, "false_ham": 1.0, "review": 0.2}

@@ -55,7 +55,6 @@ class Stored:
     record: dict[str, Any]
     status: str
     status_source: str
-    created: bool  # False when this id had been checked before
 
     def answer(self) -> dict[str, Any]:
         """The API's view of the comment (check answer plus current status)."""
@@ -102,10 +101,9 @@ class CommentStore:
             results = pipe.execute()
         except redis.RedisError as exc:
             raise RedisUnavailable(str(exc)) from exc
-        return [
-            Stored(json.loads(raw), status, source, bool(created))
-            for created, raw, status, source in results
-        ]
+        # Each result is [created?, record, status, source]; a repeat of an id
+        # gets the first record back, so "created" needs no separate handling.
+        return [Stored(json.loads(raw), status, source) for _, raw, status, source in results]
 
     def get(self, domain: str, comment_id: str) -> Stored:
         try:
@@ -114,7 +112,7 @@ class CommentStore:
             raise RedisUnavailable(str(exc)) from exc
         if not data:
             raise NotFound(f"no comment {comment_id} for this site", field="id")
-        return Stored(json.loads(data["record"]), data["status"], data["status_source"], False)
+        return Stored(json.loads(data["record"]), data["status"], data["status_source"])
 
     def feedback(self, domain: str, comment_id: str, label: str) -> tuple[Stored, bool]:
         """Record the blog's own verdict: a label for training, and the new status.
@@ -146,4 +144,4 @@ class CommentStore:
             )
         except redis.RedisError as exc:
             raise RedisUnavailable(str(exc)) from exc
-        return Stored(record, label, "feedback", False), True
+        return Stored(record, label, "feedback"), True

@@ -76,18 +76,18 @@ class Settings:
             var_dir=env.get("VAR_DIR", cls.var_dir, Path),
             models_dir=env.get("MODELS_DIR", cls.models_dir, Path),
             host=env.get("HOST", cls.host, str),
-            port=env.get("PORT", cls.port, _int_between(1, 65535)),
-            workers=env.get("WEB_CONCURRENCY", cls.workers, _int_between(1, 64)),
+            port=env.get("PORT", cls.port, _between(int, 1, 65535)),
+            workers=env.get("WEB_CONCURRENCY", cls.workers, _between(int, 1, 64)),
             max_body_bytes=env.get(
-                "MAX_BODY_BYTES", cls.max_body_bytes, _int_between(1024, 256 * 1024 * 1024)
+                "MAX_BODY_BYTES", cls.max_body_bytes, _between(int, 1024, 256 * 1024 * 1024)
             ),
             model_reload_seconds=env.get(
-                "MODEL_RELOAD_SECONDS", cls.model_reload_seconds, _float_between(0.0, 3600.0)
+                "MODEL_RELOAD_SECONDS", cls.model_reload_seconds, _between(float, 0.0, 3600.0)
             ),
-            trust_proxy_hops=env.get("TRUST_PROXY_HOPS", cls.trust_proxy_hops, _int_between(0, 5)),
+            trust_proxy_hops=env.get("TRUST_PROXY_HOPS", cls.trust_proxy_hops, _between(int, 0, 5)),
             log_level=log_level,
             metrics_dir=env.get("PROMETHEUS_MULTIPROC_DIR", None, Path),
-            redis_timeout=env.get("REDIS_TIMEOUT", cls.redis_timeout, _float_between(0.05, 60.0)),
+            redis_timeout=env.get("REDIS_TIMEOUT", cls.redis_timeout, _between(float, 0.05, 60.0)),
         )
 
 
@@ -122,14 +122,6 @@ def _between(kind: type[N], low: N, high: N) -> Callable[[str], N]:
         return value
 
     return parse
-
-
-def _int_between(low: int, high: int) -> Callable[[str], int]:
-    return _between(int, low, high)
-
-
-def _float_between(low: float, high: float) -> Callable[[str], float]:
-    return _between(float, low, high)
 
 
 def _redis_url(raw: str) -> str:

@@ -80,9 +80,10 @@ def test_meta_features_use_metadata_when_present() -> None:
     feats = meta_features(record, normalize("go http://bit.ly/x"))
     for name in (
         "links",
-        "host=bit.ly",
+        "domain=bit.ly",
+        "shortener",
         "author_url",
-        "author_host=seo.example",
+        "author_domain=seo.example",
         "link_in_author",
         "email_domain=spam.example",
         "type=trackback",

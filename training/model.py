@@ -43,10 +43,17 @@ _META_REASONS = {
     "caps_ratio": ("capitals", "share of capital letters"),
     "digit_ratio": ("digits", "share of digits"),
     "symbol_ratio": ("symbols", "share of symbols"),
+    "shortener": ("shortener", "link through a URL shortener"),
+    "ip_link": ("ip_link", "link to a bare IP address"),
+    "bare_link": ("bare_link", "link written without http"),
+    "script_mix": ("script_mix", "letters from several alphabets"),
     "host": ("link_host", None),
-    "author_host": ("author_host", None),
+    "domain": ("link_domain", None),
+    "author_domain": ("author_domain", None),
     "email_domain": ("email_domain", None),
     "type": ("comment_type", None),
+    "script": ("script", None),
+    "lang_mismatch": ("lang_mismatch", "written in another alphabet than the site's language"),
 }
 
 
@@ -67,6 +74,9 @@ class SpamModel:
         self._names = featurizer.get_feature_names_out()
         self._weights = np.asarray(calibrated.calibrated_classifiers_[0].estimator.coef_[0])
         self._char_columns = np.char.startswith(self._names.astype(str), "c:")
+        # Metadata columns are scaled in the matrix; reasons quote the real figure.
+        meta = np.char.startswith(self._names.astype(str), "m:")
+        self._scale = np.where(meta, featurizer.meta_weight, 1.0)
 
     @classmethod
     def fit(cls, records: Sequence[Record], labels: ArrayLike, folds: int = 5) -> SpamModel:
@@ -94,11 +104,17 @@ class SpamModel:
         contributions.data *= self._weights[contributions.indices]
         reasons = [
             self._reasons(
-                contributions.getrow(i), features.getrow(i).data, bool(scores[i] >= 0.5), top
+                contributions.getrow(i),
+                self._unscaled(features.getrow(i)),
+                bool(scores[i] >= 0.5),
+                top,
             )
             for i in range(len(scores))
         ]
         return scores, reasons
+
+    def _unscaled(self, row: sp.csr_matrix) -> np.ndarray:
+        return np.asarray(row.data / self._scale[row.indices])
 
     def _reasons(
         self, row: sp.csr_matrix, raw: np.ndarray, spammy: bool, top: int
@@ -149,4 +165,5 @@ _COUNTED_DETAILS = {
     "caps_ratio": lambda v: f"{v:.0%} capital letters",
     "digit_ratio": lambda v: f"{v:.0%} digits",
     "symbol_ratio": lambda v: f"{v:.0%} symbols",
+    "author_words": lambda v: f"{round(v * 8)}{'+' if v >= 1 else ''} words in the author name",
 }

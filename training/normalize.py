@@ -13,7 +13,9 @@ text" can be a feature and a reason):
 4. Cyrillic and Greek look-alikes folded to Latin inside words that mix
    them with Latin letters (``Вuy`` -> ``Buy``; plain Russian is untouched);
 5. s p a c e d and d.o.t.t.e.d letters joined (four or more letters);
-6. URL and e-mail extraction (hosts lower-cased, ``www.`` dropped);
+6. URL and e-mail extraction (hosts lower-cased, ``www.`` dropped), including
+   bare domains written without ``http`` or ``www.`` (``cheap-pills.net``,
+   ``gofundme.com/abc``), checked against the public suffix list;
 7. runs of three or more of one letter or of ``!?$*`` squashed to two;
 8. whitespace collapsed.
 """
@@ -24,6 +26,8 @@ import html
 import re
 import unicodedata
 from dataclasses import dataclass
+
+from training.domains import BARE_DOMAIN_RE, is_bare_domain
 
 # Zero-width and formatting characters that render as nothing. U+FEFF is the
 # byte-order mark / zero-width no-break space.
@@ -77,6 +81,7 @@ class Normalized:
     confusables: int = 0
     spaced_letters: int = 0
     repeats: int = 0
+    bare_links: int = 0
 
 
 def _replace_tag(match: re.Match[str]) -> str:
@@ -137,6 +142,17 @@ def join_spaced(text: str) -> tuple[str, int]:
     return text, spaced + dotted
 
 
+def bare_domains(text: str) -> tuple[str, ...]:
+    """Links written without a scheme or ``www.`` (``example.net/page``)."""
+    if "." not in text:
+        return ()
+    return tuple(
+        m.group(0).rstrip(_TRAILING_PUNCT)
+        for m in BARE_DOMAIN_RE.finditer(text)
+        if is_bare_domain(m.group(1), m.group(2), bool(m.group(3)))
+    )
+
+
 def normalize(raw: str) -> Normalized:
     text, had_html = html_to_text(raw)
     if "&" in text:
@@ -150,6 +166,8 @@ def normalize(raw: str) -> Normalized:
     stripped, confusables = fold_confusables(stripped)
     stripped, spaced = join_spaced(stripped)
     urls = tuple(m.group(0).rstrip(_TRAILING_PUNCT) for m in _URL_RE.finditer(stripped))
+    bare = bare_domains(_URL_RE.sub(" ", stripped) if urls else stripped)
+    urls += bare
     hosts = tuple(h for h in (host_of(u) for u in urls) if h)
     emails = (
         tuple(m.group(1).lower() for m in _EMAIL_RE.finditer(stripped)) if "@" in stripped else ()
@@ -165,4 +183,5 @@ def normalize(raw: str) -> Normalized:
         confusables=confusables,
         spaced_letters=spaced,
         repeats=repeats,
+        bare_links=len(bare),
     )

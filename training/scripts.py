@@ -1,0 +1,102 @@
+"""Writing systems of a text, and whether they fit the site's languages.
+
+A Russian casino ad on an English cooking blog is given away by its alphabet
+before any word is read. Detecting the language itself would need a language
+identification model; the script (Latin, Cyrillic, Han, ...) is exact, cheap
+and enough for the mismatch that matters: text a site's readers cannot read.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections import Counter
+from functools import lru_cache
+
+# Unicode name prefixes -> script; the first word of a letter's name is its
+# script for every script we care about ("CJK" and "HIRAGANA" are grouped as
+# the East Asian scripts that share Han characters).
+_SCRIPT_OF_PREFIX = {
+    "LATIN": "latin",
+    "CYRILLIC": "cyrillic",
+    "GREEK": "greek",
+    "ARABIC": "arabic",
+    "HEBREW": "hebrew",
+    "CJK": "han",
+    "HIRAGANA": "kana",
+    "KATAKANA": "kana",
+    "HANGUL": "hangul",
+    "DEVANAGARI": "devanagari",
+    "BENGALI": "bengali",
+    "TAMIL": "tamil",
+    "THAI": "thai",
+    "ARMENIAN": "armenian",
+    "GEORGIAN": "georgian",
+}
+
+# Scripts a reader of each language reads (ISO 639-1 codes; others unknown).
+_LATIN_LANGS = [
+    "en", "de", "fr", "es", "it", "pt", "nl", "pl", "cs", "sk", "sl", "hr", "bs", "sv", "da",
+    "no", "nb", "nn", "fi", "et", "lv", "lt", "hu", "ro", "tr", "id", "ms", "vi", "tl", "ca",
+    "eu", "gl", "ga", "cy", "is", "sq", "af", "sw",
+]  # fmt: skip
+LANG_SCRIPTS: dict[str, frozenset[str]] = {
+    **{lang: frozenset({"latin"}) for lang in _LATIN_LANGS},
+    **{
+        lang: frozenset({"cyrillic"})
+        for lang in ["ru", "uk", "be", "bg", "mk", "kk", "ky", "mn", "tg"]
+    },
+    "sr": frozenset({"cyrillic", "latin"}),
+    "el": frozenset({"greek"}),
+    **{lang: frozenset({"arabic"}) for lang in ["ar", "fa", "ur", "ps"]},
+    **{lang: frozenset({"hebrew"}) for lang in ["he", "yi"]},
+    "zh": frozenset({"han"}),
+    "ja": frozenset({"han", "kana"}),
+    "ko": frozenset({"hangul", "han"}),
+    **{lang: frozenset({"devanagari"}) for lang in ["hi", "mr", "ne"]},
+    "bn": frozenset({"bengali"}),
+    "ta": frozenset({"tamil"}),
+    "th": frozenset({"thai"}),
+    "hy": frozenset({"armenian"}),
+    "ka": frozenset({"georgian"}),
+}
+
+# Fewer letters than this say too little about a comment's language.
+MIN_LETTERS = 10
+
+
+@lru_cache(maxsize=8192)
+def _script_of_char(ch: str) -> str:
+    prefix = unicodedata.name(ch, "").split(" ", 1)[0]
+    return _SCRIPT_OF_PREFIX.get(prefix, "other")
+
+
+def script_counts(text: str) -> Counter[str]:
+    """Letters per script (digits, punctuation and symbols are not counted)."""
+    counts: Counter[str] = Counter()
+    for ch in text:
+        if ch.isascii():
+            if ch.isalpha():
+                counts["latin"] += 1
+        elif ch.isalpha():
+            counts[_script_of_char(ch)] += 1
+    return counts
+
+
+def site_scripts(lang: str) -> frozenset[str] | None:
+    """Scripts the site's readers read, from ``lang`` ("en" or "en, de" or
+    "pt-BR"); None when no language there is one we know."""
+    scripts: set[str] = set()
+    for part in lang.replace(";", ",").split(","):
+        code = part.strip().lower().replace("_", "-").split("-", 1)[0]
+        scripts |= LANG_SCRIPTS.get(code, frozenset())
+    return frozenset(scripts) or None
+
+
+def lang_mismatch(counts: Counter[str], lang: str) -> bool:
+    """Whether most of the letters are in a script the site's languages don't use."""
+    letters = sum(counts.values())
+    expected = site_scripts(lang) if lang else None
+    if expected is None or letters < MIN_LETTERS:
+        return False
+    readable = sum(n for script, n in counts.items() if script in expected)
+    return readable * 2 < letters

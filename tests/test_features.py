@@ -106,7 +106,8 @@ def test_site_scripts_reads_lists_and_regions() -> None:
          {"lang_mismatch", "script=cyrillic"}, {"script_mix"}),
         ({"content": "Купить диплом недорого", "lang": "ru"}, {"script=cyrillic"},
          {"lang_mismatch"}),
-        ({"content": "hello мир"}, {"script=latin", "script_mix"}, set()),
+        ({"content": "hello мир"}, {"script_mix"}, {"script=latin"}),  # Latin is the default
+        ({"content": "мир hi"}, {"script=cyrillic", "script_mix"}, set()),
         ({"content": "12345 !!!"}, {"digit_ratio"}, {"caps_ratio", "lang_mismatch"}),
     ],
 )  # fmt: skip

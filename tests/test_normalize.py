@@ -117,6 +117,7 @@ def test_spammer_shaped_input_stays_linear() -> None:
         ("Вuy сheap viаgrа", "Buy cheap viagra", "confusables"),  # Cyrillic В с а
         ("αpple Νike", "apple Nike", "confusables"),  # Greek α Ν
         ("httр://rx.example", "http://rx.example", "confusables"),
+        ("Get a free сору now", "Get a free copy now", "confusables"),  # all-Cyrillic word
         ("E a r n  m o n e y", "Earn money", "spaced_letters"),
         ("c.h.e.a.p r-o-l-e-x", "cheap rolex", "spaced_letters"),
         ("freeeeee!!!!!!", "free!!", "repeats"),
@@ -139,6 +140,7 @@ def test_obfuscation_is_undone_and_recorded(raw: str, text: str, trick: str | No
     [
         "Купить диплом недорого",  # plain Russian stays Russian
         "Η Αθήνα είναι όμορφη",  # plain Greek too
+        "Спасибо, рас OK",  # an all-look-alike word in Russian text is Russian
         "e.g. U.S.A. 1.2.3.4 I a m",  # abbreviations, IPs, short runs
         "www.example.com costs 1000 dollars",  # www and numbers survive
         "Look... really?!",

@@ -41,11 +41,16 @@ FEATURIZER_VERSION = 3
 
 Record = Mapping[str, Any]
 
-# The metadata block is scaled up against the text blocks: with one L2 penalty
-# over all weights, a few dozen dense, general metadata features would
-# otherwise be shrunk like any one of 100,000 sparse n-grams. Chosen by the
-# leave-one-video-out benchmark (1: MCC 0.915, 2: 0.924, 3: 0.926, 4: 0.923).
+# The evidence features of the metadata block (links, domains, author,
+# obfuscation) are scaled up against the text blocks: with one L2 penalty over
+# all weights, a few dozen general features would otherwise be shrunk like any
+# one of 100,000 sparse n-grams. Chosen by the leave-one-video-out benchmark
+# (x1: MCC 0.915, x2: 0.924, x3: 0.926, x4: 0.923). The style ratios stay at
+# x1: let loose, they learn the starter corpus's style (prices and phone
+# numbers in its spam) and call "1,000,000,000 views!!!" spam - the default
+# model's ROC AUC on YouTube fell from 0.910 to 0.873.
 META_WEIGHT = 3.0
+STYLE_FEATURES = frozenset({"length", "caps_ratio", "digit_ratio", "symbol_ratio", "script_mix"})
 
 
 def _link_features(feats: dict[str, float], norm: Normalized) -> None:
@@ -92,7 +97,10 @@ def _text_features(feats: dict[str, float], record: Record, norm: Normalized) ->
     if letters:
         feats["caps_ratio"] = sum(ch.isupper() for ch in text) / letters
         dominant, count = scripts.most_common(1)[0]
-        feats[f"script={dominant}"] = 1.0
+        if dominant != "latin":
+            # Not for Latin: present in nearly every training comment, it would
+            # act as a second intercept that text without letters (":)") lacks.
+            feats[f"script={dominant}"] = 1.0
         if count < letters:
             feats["script_mix"] = 1 - count / letters
         if lang_mismatch(scripts, str(record.get("lang") or "")):
@@ -162,14 +170,23 @@ class Featurizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         blocks = [
             self.words_.fit_transform(texts),
             self.chars_.fit_transform(texts),
-            self.meta_.fit_transform(metas) * self.meta_weight,
+            self.meta_.fit_transform(metas),
         ]
+        meta_names = self.meta_.get_feature_names_out()
+        self.meta_scale_ = np.array(
+            [1.0 if n.split("=", 1)[0] in STYLE_FEATURES else self.meta_weight for n in meta_names]
+        )
+        blocks[2] = blocks[2].multiply(self.meta_scale_).tocsr()
         self.feature_names_ = np.concatenate(
             [
                 ["w:" + n for n in self.words_.get_feature_names_out()],
                 ["c:" + n for n in self.chars_.get_feature_names_out()],
-                ["m:" + n for n in self.meta_.get_feature_names_out()],
+                ["m:" + n for n in meta_names],
             ]
+        )
+        # The factor each column was multiplied by (explanations undo it).
+        self.column_scale_ = np.concatenate(
+            [np.ones(len(self.feature_names_) - len(meta_names)), self.meta_scale_]
         )
         return sp.hstack(blocks, format="csr")
 
@@ -178,7 +195,7 @@ class Featurizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         blocks = [
             self.words_.transform(texts),
             self.chars_.transform(texts),
-            self.meta_.transform(metas) * self.meta_weight,
+            self.meta_.transform(metas).multiply(self.meta_scale_).tocsr(),
         ]
         return sp.hstack(blocks, format="csr")
 

@@ -11,7 +11,8 @@ text" can be a feature and a reason):
 2. Unicode NFKC (full-width and mathematical letters to plain ones);
 3. removal of zero-width characters and U+FEFF;
 4. Cyrillic and Greek look-alikes folded to Latin inside words that mix
-   them with Latin letters (``Вuy`` -> ``Buy``; plain Russian is untouched);
+   them with Latin letters (``Вuy`` -> ``Buy``), and in words made only of
+   look-alikes inside mostly Latin text (plain Russian is untouched);
 5. s p a c e d and d.o.t.t.e.d letters joined (four or more letters);
 6. URL and e-mail extraction (hosts lower-cased, ``www.`` dropped), including
    bare domains written without ``http`` or ``www.`` (``cheap-pills.net``,
@@ -118,15 +119,23 @@ def host_of(url: str) -> str:
 
 
 def fold_confusables(text: str) -> tuple[str, int]:
-    """Latin look-alikes folded in mixed-script words; and how many letters were."""
+    """Latin look-alikes folded; and how many letters were.
+
+    A word is folded when it mixes them with Latin letters (``Вuy``), or when
+    it is made of nothing but look-alikes (``сору``) in a text that is mostly
+    Latin - in Russian or Greek text such a word is simply Russian or Greek."""
     if text.isascii():
         return text, 0
     folded = 0
+    latin = len(_LATIN_RE.findall(text))
+    mostly_latin = latin * 2 > sum(ch.isalpha() for ch in text)
 
     def fold(match: re.Match[str]) -> str:
         nonlocal folded
         word = match.group(0)
-        if not _LATIN_RE.search(word) or _CONFUSABLE_CHARS.isdisjoint(word):
+        if _CONFUSABLE_CHARS.isdisjoint(word):
+            return word
+        if not _LATIN_RE.search(word) and not (mostly_latin and _CONFUSABLE_CHARS.issuperset(word)):
             return word
         plain = word.translate(_CONFUSABLES)
         folded += sum(a != b for a, b in zip(word, plain, strict=True))

@@ -1,0 +1,64 @@
+"""Precision-recall and calibration plots (PNG) of held-out scores.
+
+Plain functions of scores and labels, so the training report can draw the
+same pictures. matplotlib is a benchmark dependency (bench/requirements.txt),
+not a service one; it is imported here only, with the file-only Agg backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.calibration import calibration_curve
+from sklearn.metrics import average_precision_score, precision_recall_curve
+
+Scores = Mapping[str, tuple[np.ndarray, np.ndarray]]  # name -> (scores, labels)
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def precision_recall_png(curves: Scores, path: Path, title: str) -> Path:
+    """One precision-recall curve per model, average precision in the legend."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 5), dpi=110)
+    for name, (scores, labels) in curves.items():
+        precision, recall, _ = precision_recall_curve(labels, scores)
+        ap = average_precision_score(labels, scores)
+        ax.step(recall, precision, where="post", label=f"{name} (AP {ap:.3f})")
+    ax.set(xlabel="spam recall", ylabel="precision", title=title, xlim=(0, 1.01), ylim=(0.5, 1.01))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def calibration_png(curves: Scores, path: Path, title: str, bins: int = 10) -> Path:
+    """Reliability diagram: the share of spam among comments given each score."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 5), dpi=110)
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
+    for name, (scores, labels) in curves.items():
+        observed, predicted = calibration_curve(labels, np.clip(scores, 0, 1), n_bins=bins)
+        ax.plot(predicted, observed, marker="o", label=name)
+    ax.set(xlabel="score (predicted P(spam))", ylabel="observed share of spam", title=title,
+           xlim=(0, 1), ylim=(0, 1))  # fmt: skip
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -46,17 +46,24 @@ def precision_recall_png(curves: Scores, path: Path, title: str) -> Path:
 
 
 def calibration_png(curves: Scores, path: Path, title: str, bins: int = 10) -> Path:
-    """Reliability diagram: the share of spam among comments given each score."""
+    """Reliability diagram (the share of spam among comments given each score),
+    over a histogram of the scores: a bin of five comments says little."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 5), dpi=110)
+    fig, (ax, hist) = plt.subplots(
+        2, 1, figsize=(6, 6.5), dpi=110, sharex=True, gridspec_kw={"height_ratios": [3, 1]}
+    )
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
+    edges = np.linspace(0, 1, bins + 1)
     for name, (scores, labels) in curves.items():
-        observed, predicted = calibration_curve(labels, np.clip(scores, 0, 1), n_bins=bins)
+        clipped = np.clip(scores, 0, 1)
+        observed, predicted = calibration_curve(labels, clipped, n_bins=bins)
         ax.plot(predicted, observed, marker="o", label=name)
-    ax.set(xlabel="score (predicted P(spam))", ylabel="observed share of spam", title=title,
-           xlim=(0, 1), ylim=(0, 1))  # fmt: skip
+        hist.hist(clipped, bins=edges, histtype="step", label=name)
+    ax.set(ylabel="observed share of spam", title=title, xlim=(0, 1), ylim=(0, 1))
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left")
+    hist.set(xlabel="score (predicted P(spam))", ylabel="comments", yscale="log")
+    hist.grid(alpha=0.3)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)

@@ -119,6 +119,7 @@ def test_spammer_shaped_input_stays_linear() -> None:
         ("httр://rx.example", "http://rx.example", "confusables"),
         ("Get a free сору now", "Get a free copy now", "confusables"),  # all-Cyrillic word
         ("E a r n  m o n e y", "Earn money", "spaced_letters"),
+        ("Great a r t i c l e, really", "Great article, really", "spaced_letters"),
         ("c.h.e.a.p r-o-l-e-x", "cheap rolex", "spaced_letters"),
         ("freeeeee!!!!!!", "free!!", "repeats"),
         ("ｆｒｅｅ", "free", None),  # full-width: NFKC, not counted as a trick

@@ -5,7 +5,8 @@ field optional: most datasets have only text). It becomes three blocks of one
 sparse row, each feature named with a prefix so that explanations can say
 what kind of evidence it is:
 
-``w:``  word 1-2 grams of the normalised text (TF-IDF, sublinear tf);
+``w:``  word 1-3 grams of the normalised text (TF-IDF, sublinear tf;
+        trigrams over bigrams: MCC .930 -> .934 on the benchmark);
 ``c:``  character 3-5 grams within word boundaries - robust to the spelling
         games that break word filters;
 ``m:``  metadata: link count, the links' registrable domains (and hosts
@@ -156,7 +157,7 @@ class Featurizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     def fit_transform(self, records: Sequence[Record], y: Any = None, **_: Any) -> sp.csr_matrix:
         texts, metas = self._prepare(records)
         self.words_ = TfidfVectorizer(
-            lowercase=False, ngram_range=(1, 2), min_df=self.min_df, sublinear_tf=True
+            lowercase=False, ngram_range=(1, 3), min_df=self.min_df, sublinear_tf=True
         )
         self.chars_ = TfidfVectorizer(
             lowercase=False,

@@ -63,7 +63,7 @@ _CONFUSABLE_CHARS = frozenset("аеорсухіјѕԁһԛԝАВЕКМНОРСТ�
 _WORD_RE = re.compile(r"\w+")
 _LATIN_RE = re.compile(r"[A-Za-z]")
 # Four or more single letters split by single spaces, or by dots/dashes/stars.
-_SPACED_RE = re.compile(r"(?<!\S)(?:[^\W\d_] ){3,}[^\W\d_](?!\S)")
+_SPACED_RE = re.compile(r"(?<!\S)(?:[^\W\d_] ){3,}[^\W\d_](?=[\s.,;:!?)]|$)")
 _DOTTED_RE = re.compile(r"(?<![\w.*-])(?:[^\W\d_][.*-]){3,}[^\W\d_](?![\w*-])")
 # Letters other than w (``www`` must survive) and emphatic punctuation (not
 # dots: an ellipsis is ordinary writing).

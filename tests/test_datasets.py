@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from training import datasets
 from training.datasets import DatasetError
+from training.scripts import script_counts
 
 YOUTUBE = (
     "COMMENT_ID,AUTHOR,DATE,CONTENT,CLASS\n"
@@ -87,8 +89,23 @@ def test_folder_reads_every_dataset_and_skips_other_files(tmp_path: Path) -> Non
 def test_starter_corpus_is_big_and_balanced_enough() -> None:
     examples = datasets.load([], starter=True)
     spam = sum(e.label for e in examples)
-    assert len(examples) >= 400
+    assert len(examples) >= 1000
     assert 0.3 < spam / len(examples) < 0.7
+
+
+def test_starter_corpus_covers_languages_scripts_and_metadata() -> None:
+    examples = datasets.load([], starter=True)
+    languages = {e.record["lang"] for e in examples if "lang" in e.record}
+    assert len(languages) >= 6
+    scripts = Counter(
+        script_counts(e.record["content"]).most_common(1)[0][0]
+        for e in examples
+        if script_counts(e.record["content"])
+    )
+    assert len([s for s, n in scripts.items() if s != "latin" and n >= 3]) >= 2
+    for field in ("author", "author_email", "author_url"):
+        with_field = [e.label for e in examples if e.record.get(field)]
+        assert 0 < sum(with_field) < len(with_field)  # both classes have it
 
 
 @pytest.mark.parametrize(

@@ -216,12 +216,18 @@ def machine() -> str:
 
 
 def revision() -> str:
+    """The commit measured, ``-dirty`` when code differs from it (the results
+    files this benchmark rewrites do not count)."""
     try:
-        out = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True,
-                             text=True, check=True)  # fmt: skip
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, check=True).stdout.strip()  # fmt: skip
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--", ".", ":!bench/RESULTS.md", ":!bench/plots"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
-    return out.stdout.strip()
+    return head + ("-dirty" if changed else "")
 
 
 def write_section(path: Path, name: str, body: str) -> None:

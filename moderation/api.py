@@ -62,6 +62,7 @@ def _check(site: Site, items: list[Any], where: str) -> list[dict[str, Any]]:
     svc = services()
     records = svc.scorer.check(site, comments)
     stored = svc.comments.save_many(site.domain, records)
+    svc.comments.weak_labels(site.domain, stored)
     svc.metrics.serving(svc.model.version)
     answers = []
     for item in stored:

@@ -50,6 +50,8 @@ def list_sites() -> None:
         overrides = ""
         if site.ham_below is not None or site.spam_above is not None:
             overrides = f"  ham<={site.ham_below}  spam>={site.spam_above}"
+        if not site.akismet_enabled:
+            overrides += "  akismet off"
         click.echo(f"{site.domain}\t{state}\tcreated {created} UTC{overrides}")
 
 
@@ -89,3 +91,23 @@ def update(domain: str, ham_below: float | None, spam_above: float | None, reset
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(sites)
+
+
+@sites.command("akismet")
+@click.argument("domain")
+@click.option("--on/--off", "enabled", default=None, help="ask Akismet about uncertain comments")
+@click.option("--key", help="the site's own Akismet key ('' = the service's AKISMET_API_KEY)")
+@click.option("--blog", help="the blog URL Akismet knows the key by ('' = https://DOMAIN/)")
+@click.option("--budget", type=int, help="Akismet calls per month (0 = unlimited)")
+def akismet(
+    domain: str, enabled: bool | None, key: str | None, blog: str | None, budget: int | None
+) -> None:
+    """Set a site's Akismet fallback: on or off, its own key, blog URL, budget."""
+    with _reported():
+        site = services().sites.set_akismet(domain, enabled, key, blog, budget)
+    budget_text = "service default" if site.akismet_budget is None else str(site.akismet_budget)
+    click.echo(
+        f"{site.domain}: Akismet {'on' if site.akismet_enabled else 'off'}, "
+        f"key {'own' if site.akismet_key else 'service'}, "
+        f"blog {site.akismet_blog or 'default'}, budget {budget_text}"
+    )

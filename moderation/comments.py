@@ -13,10 +13,12 @@ is returned unchanged (idempotent; a retry never re-scores or re-queues).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -37,17 +39,46 @@ end
 redis.call('HSET', KEYS[1], 'record', ARGV[1], 'status', ARGV[2],
            'status_source', 'check', 'updated_at', ARGV[3])
 if ARGV[2] == 'pending' then redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4]) end
+redis.call('SET', KEYS[3], ARGV[4])
+redis.call('SET', KEYS[4], ARGV[4])
+redis.call('HINCRBY', KEYS[5], 'calls', 1)
+redis.call('HINCRBY', KEYS[5], ARGV[5], 1)
+redis.call('EXPIRE', KEYS[5], 34560000)
 return {1, ARGV[1], ARGV[2], 'check'}
 """
 
 # Feedback: the blog's own moderator overrides our verdict. Leaves the
-# pending set (a human has decided), keeps the original record.
+# pending set (a human has decided), keeps the original record, and counts a
+# correction of ours (missed spam, false positive) in the month's usage.
 _SET_STATUS = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'status', ARGV[1], 'status_source', ARGV[2], 'updated_at', ARGV[3])
 redis.call('ZREM', KEYS[2], ARGV[4])
+if ARGV[5] ~= '' then
+  redis.call('HINCRBY', KEYS[3], ARGV[5], 1)
+  redis.call('EXPIRE', KEYS[3], 34560000)
+end
 return 1
 """
+
+
+def content_digest(content: str) -> str:
+    """What submit-spam/ham without a guid is matched by: the comment's text."""
+    return hashlib.sha256(content.strip().encode("utf-8")).hexdigest()
+
+
+def month_of(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m")
+
+
+def correction(verdict: str, label: str) -> str:
+    """The usage counter a blog's label bumps: Akismet's missed spam and false
+    positives (a review was held back as spam, so ham there is a false positive)."""
+    if label == SPAM and verdict == HAM:
+        return "missed_spam"
+    if label == HAM and verdict in (SPAM, REVIEW):
+        return "false_positives"
+    return ""
 
 
 @dataclass(frozen=True)
@@ -55,6 +86,7 @@ class Stored:
     record: dict[str, Any]
     status: str
     status_source: str
+    created: bool = False  # this call stored it (not a repeat of a known id)
 
     def answer(self) -> dict[str, Any]:
         """The API's view of the comment (check answer plus current status)."""
@@ -73,6 +105,8 @@ class Stored:
         }
         if r["verdict"] == REVIEW:
             body["review_id"] = r["guid"]
+        if r.get("akismet"):
+            body["akismet"] = r["akismet"]
         return body
 
 
@@ -88,13 +122,30 @@ class CommentStore:
         self._set_status = client.register_script(_SET_STATUS)
 
     def save_many(self, domain: str, records: Sequence[dict[str, Any]]) -> list[Stored]:
-        """Store each record unless its id exists; one round trip for the lot."""
+        """Store each record unless its id exists; one round trip for the lot.
+
+        A new record is also indexed by its guid and its text (for Akismet's
+        submit-spam/ham) and counted in the month's usage."""
         now = time.time()
+        usage = self.keys.usage(domain, month_of(now))
         pipe = self.client.pipeline(transaction=False)
         for record in records:
+            content = str(record["fields"].get("content", ""))
             self._save(
-                keys=[self.keys.comment(domain, record["id"]), self.keys.pending(domain)],
-                args=[json.dumps(record), status_for(record["verdict"]), now, record["id"]],
+                keys=[
+                    self.keys.comment(domain, record["id"]),
+                    self.keys.pending(domain),
+                    self.keys.guid(domain, record["guid"]),
+                    self.keys.content(domain, content_digest(content)),
+                    usage,
+                ],
+                args=[
+                    json.dumps(record),
+                    status_for(record["verdict"]),
+                    now,
+                    record["id"],
+                    record["verdict"],
+                ],
                 client=pipe,
             )
         try:
@@ -103,7 +154,95 @@ class CommentStore:
             raise RedisUnavailable(str(exc)) from exc
         # Each result is [created?, record, status, source]; a repeat of an id
         # gets the first record back, so "created" needs no separate handling.
-        return [Stored(json.loads(raw), status, source) for _, raw, status, source in results]
+        return [
+            Stored(json.loads(raw), status, source, created=bool(created))
+            for created, raw, status, source in results
+        ]
+
+    def existing(self, domain: str, ids: Sequence[str]) -> set[str]:
+        """Which of these comment ids this site has sent before."""
+        pipe = self.client.pipeline(transaction=False)
+        for comment_id in ids:
+            pipe.exists(self.keys.comment(domain, comment_id))
+        try:
+            found = pipe.execute()
+        except redis.RedisError as exc:
+            raise RedisUnavailable(str(exc)) from exc
+        return {comment_id for comment_id, hit in zip(ids, found, strict=True) if hit}
+
+    def find(self, domain: str, guid: str = "", content: str = "") -> str | None:
+        """The id of a checked comment, by its guid or else by its text."""
+        try:
+            if guid:
+                found = self.client.get(self.keys.guid(domain, guid))
+                if found:
+                    return str(found)
+            if content.strip():
+                found = self.client.get(self.keys.content(domain, content_digest(content)))
+                return str(found) if found else None
+        except redis.RedisError as exc:
+            raise RedisUnavailable(str(exc)) from exc
+        return None
+
+    def usage(self, domain: str, month: str) -> dict[str, int]:
+        try:
+            data = self.client.hgetall(self.keys.usage(domain, month))
+        except redis.RedisError as exc:
+            raise RedisUnavailable(str(exc)) from exc
+        return {k: int(v) for k, v in data.items()}
+
+    def label_unchecked(self, domain: str, fields: dict[str, Any], label: str) -> None:
+        """A label for a comment we never checked (submit-spam/ham of an old one)."""
+        self._append_label(domain, "", fields, label, "submit", "", None)
+
+    def weak_labels(self, domain: str, stored: Sequence[Stored]) -> None:
+        """Akismet's answers on newly checked comments, as weak labels: flagged
+        so training can weigh them below a human's."""
+        pipe = self.client.pipeline(transaction=False)
+        for item in stored:
+            answer = (item.record.get("akismet") or {}).get("answer")
+            if item.created and answer in ("spam", "ham", "discard"):
+                label = HAM if answer == "ham" else SPAM
+                pipe.xadd(
+                    self.keys.labels(), self._label_entry(domain, item.record, label, "akismet")
+                )
+        try:
+            pipe.execute()
+        except redis.RedisError as exc:
+            raise RedisUnavailable(str(exc)) from exc
+
+    def _label_entry(
+        self, domain: str, record: dict[str, Any], label: str, source: str
+    ) -> dict[str, Any]:
+        return {
+            "site": domain,
+            "comment_id": record["id"],
+            "label": label,
+            "source": source,
+            "weak": int(source == "akismet"),
+            "at": time.time(),
+            "is_test": int(bool(record["fields"].get("is_test"))),
+            "fields": json.dumps(record["fields"]),
+            "model_version": record["model_version"] or "",
+            "score": "" if record["score"] is None else record["score"],
+        }
+
+    def _append_label(
+        self,
+        domain: str,
+        comment_id: str,
+        fields: dict[str, Any],
+        label: str,
+        source: str,
+        model_version: str,
+        score: float | None,
+    ) -> None:
+        record = {"id": comment_id, "fields": fields, "model_version": model_version,
+                  "score": score}  # fmt: skip
+        try:
+            self.client.xadd(self.keys.labels(), self._label_entry(domain, record, label, source))
+        except redis.RedisError as exc:
+            raise RedisUnavailable(str(exc)) from exc
 
     def get(self, domain: str, comment_id: str) -> Stored:
         try:
@@ -125,22 +264,17 @@ class CommentStore:
         if current.status_source == "feedback" and current.status == label:
             return current, False
         record = current.record
-        entry = {
-            "site": domain,
-            "comment_id": comment_id,
-            "label": label,
-            "source": "feedback",
-            "at": time.time(),
-            "is_test": int(bool(record["fields"].get("is_test"))),
-            "fields": json.dumps(record["fields"]),
-            "model_version": record["model_version"] or "",
-            "score": "" if record["score"] is None else record["score"],
-        }
+        entry = self._label_entry(domain, record, label, "feedback")
+        counter = correction(record["verdict"], label) if current.status_source == "check" else ""
         try:
             self.client.xadd(self.keys.labels(), entry)
             self._set_status(
-                keys=[self.keys.comment(domain, comment_id), self.keys.pending(domain)],
-                args=[label, "feedback", entry["at"], comment_id],
+                keys=[
+                    self.keys.comment(domain, comment_id),
+                    self.keys.pending(domain),
+                    self.keys.usage(domain, month_of(entry["at"])),
+                ],
+                args=[label, "feedback", entry["at"], comment_id, counter],
             )
         except redis.RedisError as exc:
             raise RedisUnavailable(str(exc)) from exc

@@ -8,6 +8,11 @@ The whole scheme, under one prefix (``REDIS_PREFIX``, default ``modr:``)::
     {sites}:bootstrap             string set once: the first-start site was made
     {site:<domain>}:comment:<id>  hash   one checked comment: fields, result, status
     {site:<domain>}:pending       zset   comment ids waiting for a human, by check time
+    {site:<domain>}:guid:<guid>   string a check's guid (X-akismet-guid, review_id) -> id
+    {site:<domain>}:content:<sha> string sha256 of a comment's text -> id of its last check
+    {site:<domain>}:usage:<YYYY-MM> hash calls, verdicts, missed_spam, false_positives,
+                                         akismet_calls of the month (expires after a year)
+    {akismet}:circuit             hash   the Akismet circuit breaker, shared by every worker
     {labels}:stream               stream every label (feedback, decisions) for retraining
 
 Braces are Redis Cluster hash tags: keys changed together in one atomic step
@@ -41,6 +46,19 @@ class Keys:
 
     def pending(self, domain: str) -> str:
         return f"{self.prefix}{{site:{domain}}}:pending"
+
+    def guid(self, domain: str, guid: str) -> str:
+        return f"{self.prefix}{{site:{domain}}}:guid:{guid}"
+
+    def content(self, domain: str, digest: str) -> str:
+        return f"{self.prefix}{{site:{domain}}}:content:{digest}"
+
+    def usage(self, domain: str, month: str) -> str:
+        return f"{self.prefix}{{site:{domain}}}:usage:{month}"
+
+    # -- the Akismet fallback
+    def akismet_circuit(self) -> str:
+        return f"{self.prefix}{{akismet}}:circuit"
 
     # -- labels
     def labels(self) -> str:

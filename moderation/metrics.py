@@ -58,6 +58,24 @@ class Metrics:
             registry=registry,
             multiprocess_mode="livemostrecent",
         )
+        self.akismet_calls = Counter(
+            "moderation_akismet_calls_total",
+            "Akismet fallback outcomes: spam, ham, discard, or why there was no answer",
+            ["answer"],
+            registry=registry,
+        )
+        self.akismet_latency = Histogram(
+            "moderation_akismet_seconds",
+            "Time Akismet took to answer",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.akismet_circuit = Gauge(
+            "moderation_akismet_circuit",
+            "Akismet circuit breaker as last seen: 0 closed, 1 half-open, 2 open",
+            registry=registry,
+            multiprocess_mode="mostrecent",
+        )
         self._model_version: str | None = None
 
     def serving(self, version: str | None) -> None:

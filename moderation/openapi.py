@@ -115,6 +115,16 @@ def document() -> dict[str, Any]:
                         "status_source": {"enum": ["check", "feedback", "moderator"]},
                         "checked_at": {"type": "string", "format": "date-time"},
                         "changed": {"type": "boolean"},
+                        "akismet": {
+                            "type": "object",
+                            "description": "Akismet's answer, when it was asked",
+                            "required": ["answer", "detail"],
+                            "properties": {
+                                "answer": {"type": "string"},
+                                "detail": {"type": "string"},
+                                "latency_ms": {"type": "number"},
+                            },
+                        },
                     },
                 },
                 "Error": {

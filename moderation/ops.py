@@ -30,7 +30,18 @@ def readyz() -> Response:
     loaded = svc.model.get()
     model_info = {"ok": loaded is not None, "version": svc.model.version, "error": svc.model.error}
     ready = bool(redis_info["ok"]) and loaded is not None
-    response = jsonify(status="ready" if ready else "not_ready", redis=redis_info, model=model_info)
+    # Akismet is reported, not required: without it uncertain comments go to review.
+    akismet_info: dict[str, object] = {"configured": bool(svc.settings.akismet_api_key)}
+    try:
+        akismet_info["circuit"] = svc.akismet.circuit().as_dict()
+    except Exception as exc:  # Redis trouble is already reported above
+        akismet_info["circuit"] = {"error": f"{type(exc).__name__}: {exc}"}
+    response = jsonify(
+        status="ready" if ready else "not_ready",
+        redis=redis_info,
+        model=model_info,
+        akismet=akismet_info,
+    )
     response.status_code = 200 if ready else 503
     return response
 

@@ -10,7 +10,11 @@ Order of precedence:
    ``score >= spam_above`` is spam (discarded when ``>= discard_above``),
    ``score <= ham_below`` is ham, anything between goes to review.
 
-(Akismet, for the uncertain band, arrives with its own issue.)
+What is left uncertain (the band, or no model) may be asked of Akismet;
+:func:`with_akismet` settles it: when Akismet agrees with the side the
+model leans to (or there is no model to lean), its verdict stands with
+``source: akismet``; when it disagrees, or gave no usable answer, the
+comment goes to review, with Akismet's answer among the reasons.
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ from training.cutoffs import Cutoffs
 
 HAM, SPAM, REVIEW = "ham", "spam", "review"
 VERDICTS = (HAM, SPAM, REVIEW)
-RULES, MODEL = "rules", "model"
+RULES, MODEL, AKISMET = "rules", "model", "akismet"
+# Akismet's own answers (``akismet_client``); anything else means "no answer".
+AKISMET_SPAM, AKISMET_HAM, AKISMET_DISCARD = "spam", "ham", "discard"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +39,7 @@ class Signal:
     code: str
     verdict: str
     detail: str
+    discard: bool = False  # blatant: the blog may drop it unseen
 
     def reason(self) -> dict[str, Any]:
         return {"code": self.code, "detail": self.detail}
@@ -44,6 +51,7 @@ class Decision:
     discard: bool
     source: str
     reasons: tuple[dict[str, Any], ...]
+    uncertain: bool = False  # review because nothing was sure, not because a rule said so
 
 
 def decide(
@@ -55,11 +63,13 @@ def decide(
     """``evidence`` is the model's reasons; they are kept in every verdict it informed."""
     rule_reasons = tuple(s.reason() for s in signals)
     for wanted in (SPAM, HAM):
-        if any(s.verdict == wanted for s in signals):
-            return Decision(wanted, False, RULES, rule_reasons + tuple(evidence))
+        fired = [s for s in signals if s.verdict == wanted]
+        if fired:
+            discard = any(s.discard for s in fired)
+            return Decision(wanted, discard, RULES, rule_reasons + tuple(evidence))
     if score is None or cutoffs is None:
         reason = {"code": "no_model", "detail": "no model is loaded; a human decides"}
-        return Decision(REVIEW, False, RULES, (reason,))
+        return Decision(REVIEW, False, RULES, (reason,), uncertain=True)
     if score >= cutoffs.spam_above:
         return Decision(SPAM, score >= cutoffs.discard_above, MODEL, tuple(evidence))
     if score <= cutoffs.ham_below:
@@ -68,4 +78,19 @@ def decide(
         "code": "uncertain",
         "detail": f"score {score:.3f} between cutoffs {cutoffs.ham_below} and {cutoffs.spam_above}",
     }
-    return Decision(REVIEW, False, MODEL, (band, *evidence))
+    return Decision(REVIEW, False, MODEL, (band, *evidence), uncertain=True)
+
+
+def with_akismet(decision: Decision, score: float | None, answer: str, detail: str) -> Decision:
+    """An uncertain decision settled with Akismet's ``answer`` (pure)."""
+    said = {AKISMET_SPAM: SPAM, AKISMET_DISCARD: SPAM, AKISMET_HAM: HAM}.get(answer)
+    evidence = tuple(r for r in decision.reasons if r["code"] not in ("uncertain", "no_model"))
+    if said is None:
+        reason = {"code": "akismet_unavailable", "detail": detail}
+        return Decision(REVIEW, False, decision.source, (reason, *decision.reasons), True)
+    leaning = None if score is None else (SPAM if score >= 0.5 else HAM)
+    if leaning is not None and leaning != said:
+        reason = {"code": "akismet_disagrees", "detail": f"{detail}; the model leans {leaning}"}
+        return Decision(REVIEW, False, decision.source, (reason, *decision.reasons), True)
+    reason = {"code": "akismet", "detail": detail}
+    return Decision(said, answer == AKISMET_DISCARD, AKISMET, (reason, *evidence))

@@ -45,6 +45,10 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("parent_id", "id", 128, "Id of the comment this one replies to"),
     FieldSpec("honeypot", "string", 1024, "Value of the site's hidden form field"),
     FieldSpec("is_test", "boolean", 0, "Test traffic: scored, never used as a label"),
+    FieldSpec("user_role", "string", 256, "Commenter's roles on the site, comma-separated"),
+    FieldSpec("post_modified_at", "datetime", 64, "When the post was last changed (ISO 8601)"),
+    FieldSpec("context", "string", 1024, "Tags or categories of the post, comma-separated"),
+    FieldSpec("recheck_reason", "string", 64, "Why a comment is checked again (edit, ...)"),
 )
 FIELD_NAMES = tuple(spec.name for spec in FIELDS)
 
@@ -66,14 +70,24 @@ class Comment:
     parent_id: str | None = None
     honeypot: str | None = None
     is_test: bool = False
+    user_role: str | None = None
+    post_modified_at: str | None = None
+    context: str | None = None
+    recheck_reason: str | None = None
+
+    def roles(self) -> set[str]:
+        return {r.strip().lower() for r in (self.user_role or "").split(",") if r.strip()}
 
     def fields(self) -> dict[str, Any]:
         """The fields that were given (None and False left out), for storage."""
         return {k: v for k, v in asdict(self).items() if v not in (None, False)}
 
 
-def parse_comment(data: Any, where: str = "") -> Comment:
-    """Validate one JSON object; ``where`` prefixes field names (``comments[3].``)."""
+def parse_comment(data: Any, where: str = "", require_content: bool = True) -> Comment:
+    """Validate one JSON object; ``where`` prefixes field names (``comments[3].``).
+
+    ``require_content=False`` is for the Akismet protocol, where an empty
+    comment (a pingback, say) is legal and is checked like any other."""
     if not isinstance(data, dict):
         raise ValidationError("must be a JSON object", field=where.rstrip(".") or None)
     values: dict[str, Any] = {}
@@ -83,7 +97,9 @@ def parse_comment(data: Any, where: str = "") -> Comment:
             continue
         values[spec.name] = _parse_field(spec, raw, where + spec.name)
     if "content" not in values:
-        raise ValidationError("is required", field=where + "content")
+        if require_content:
+            raise ValidationError("is required", field=where + "content")
+        values["content"] = ""
     return Comment(**values)
 
 

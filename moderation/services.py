@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from flask import current_app
 from redis import Redis
 
+from moderation.akismet_fallback import AkismetFallback
 from moderation.comments import CommentStore
 from moderation.current_model import CurrentModel
 from moderation.keys import Keys
@@ -28,21 +29,26 @@ class Services:
     model: CurrentModel
     scorer: Scorer
     metrics: Metrics
+    akismet: AkismetFallback
 
     @classmethod
     def build(cls, settings: Settings, client: Redis, embedded: EmbeddedRedis | None) -> Services:
         keys = Keys(settings.redis_prefix)
         model = CurrentModel(settings.models_dir, settings.model_reload_seconds)
+        comments = CommentStore(client, keys)
+        metrics = Metrics(settings.metrics_dir)
+        akismet = AkismetFallback(settings, client, keys, metrics)
         return cls(
             settings=settings,
             redis=client,
             embedded=embedded,
             keys=keys,
             sites=SiteRegistry(client, keys),
-            comments=CommentStore(client, keys),
+            comments=comments,
             model=model,
-            scorer=Scorer(model),
-            metrics=Metrics(settings.metrics_dir),
+            scorer=Scorer(model, comments, akismet),
+            metrics=metrics,
+            akismet=akismet,
         )
 
 

@@ -44,6 +44,14 @@ class Settings:
     redis_timeout: float = 1.0
     # Set by our gunicorn config (var/metrics); prometheus_client reads it too.
     metrics_dir: Path | None = None
+    # The Akismet fallback for uncertain comments (off without a key).
+    akismet_api_key: str | None = None
+    akismet_blog_url: str | None = None
+    akismet_url: str = "https://rest.akismet.com"
+    akismet_timeout: float = 1.5
+    akismet_failures: int = 5
+    akismet_cooldown: float = 30.0
+    akismet_budget: int = 0
 
     @property
     def embedded_redis(self) -> bool:
@@ -88,6 +96,19 @@ class Settings:
             log_level=log_level,
             metrics_dir=env.get("PROMETHEUS_MULTIPROC_DIR", None, Path),
             redis_timeout=env.get("REDIS_TIMEOUT", cls.redis_timeout, _between(float, 0.05, 60.0)),
+            akismet_api_key=env.get("AKISMET_API_KEY", None, str),
+            akismet_blog_url=env.get("AKISMET_BLOG_URL", None, _http_url),
+            akismet_url=env.get("AKISMET_URL", cls.akismet_url, _http_url),
+            akismet_timeout=env.get(
+                "AKISMET_TIMEOUT", cls.akismet_timeout, _between(float, 0.05, 30.0)
+            ),
+            akismet_failures=env.get(
+                "AKISMET_FAILURES", cls.akismet_failures, _between(int, 1, 1000)
+            ),
+            akismet_cooldown=env.get(
+                "AKISMET_COOLDOWN", cls.akismet_cooldown, _between(float, 0.1, 3600.0)
+            ),
+            akismet_budget=env.get("AKISMET_BUDGET", cls.akismet_budget, _between(int, 0, 10**9)),
         )
 
 
@@ -122,6 +143,12 @@ def _between(kind: type[N], low: N, high: N) -> Callable[[str], N]:
         return value
 
     return parse
+
+
+def _http_url(raw: str) -> str:
+    if not raw.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    return raw
 
 
 def _redis_url(raw: str) -> str:

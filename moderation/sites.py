@@ -45,6 +45,12 @@ class Site:
     revoked: bool = False
     ham_below: float | None = None
     spam_above: float | None = None
+    # The Akismet fallback: on unless switched off; the site's own key, blog
+    # URL and monthly budget override the service's.
+    akismet_enabled: bool = True
+    akismet_key: str | None = None
+    akismet_blog: str | None = None
+    akismet_budget: int | None = None
 
     def cutoffs(self, model: Cutoffs) -> Cutoffs:
         """The model's cutoffs with this site's overrides applied."""
@@ -71,6 +77,10 @@ def _site_from_hash(domain: str, data: dict[str, str]) -> Site:
         revoked=bool(data.get("revoked_at")),
         ham_below=float(data["ham_below"]) if data.get("ham_below") else None,
         spam_above=float(data["spam_above"]) if data.get("spam_above") else None,
+        akismet_enabled=data.get("akismet", "on") != "off",
+        akismet_key=data.get("akismet_key") or None,
+        akismet_blog=data.get("akismet_blog") or None,
+        akismet_budget=int(data["akismet_budget"]) if data.get("akismet_budget") else None,
     )
 
 
@@ -179,6 +189,32 @@ class SiteRegistry:
         changes = {k: v for k, v in (("ham_below", ham), ("spam_above", spam)) if v is not None}
         if changes:
             self.client.hset(site_key, mapping=changes)
+        return self.get(domain)
+
+    def set_akismet(
+        self,
+        domain: str,
+        enabled: bool | None = None,
+        key: str | None = None,
+        blog: str | None = None,
+        budget: int | None = None,
+    ) -> Site:
+        """The site's Akismet settings (``key=""``/``blog=""`` go back to the service's)."""
+        site = self.get(domain)
+        changes: dict[str, str | int] = {}
+        if enabled is not None:
+            changes["akismet"] = "on" if enabled else "off"
+        if blog and not blog.startswith(("http://", "https://")):
+            raise ValidationError("must start with http:// or https://", field="akismet_blog")
+        if budget is not None and budget < 0:
+            raise ValidationError("must be 0 (unlimited) or more", field="akismet_budget")
+        for name, value in (("akismet_key", key), ("akismet_blog", blog)):
+            if value is not None:
+                changes[name] = value.strip()
+        if budget is not None:
+            changes["akismet_budget"] = budget
+        if changes:
+            self.client.hset(self.keys.site(site.domain), mapping=changes)
         return self.get(domain)
 
     def bootstrap(self, domain: str = "localhost") -> str | None:

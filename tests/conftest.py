@@ -11,13 +11,16 @@ from __future__ import annotations
 import os
 import random
 import secrets
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import redis
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.serving import make_server
 
 from moderation import create_app
 from moderation.keys import Keys
@@ -128,3 +131,24 @@ HAM_COMMENT = {
     ),
     "author": "Maria",
 }
+
+
+@contextmanager
+def serving(app: Flask) -> Iterator[str]:
+    """The app behind a real threaded WSGI server on a free loopback port; its URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def live_url(app: Flask) -> Iterator[str]:
+    with serving(app) as url:
+        yield url

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from moderation.policy import HAM, REVIEW, SPAM, Signal, decide
+from moderation.policy import HAM, REVIEW, SPAM, Signal, decide, with_akismet
 from training.cutoffs import Cutoffs
 
 CUT = Cutoffs(ham_below=0.2, spam_above=0.8, discard_above=0.97)
@@ -55,3 +55,39 @@ def test_no_model_is_review_never_ham(cutoffs: Cutoffs | None) -> None:
     decision = decide(None, cutoffs, ())
     assert (decision.verdict, decision.source) == (REVIEW, "rules")
     assert decision.reasons[0]["code"] == "no_model"
+
+
+@pytest.mark.parametrize(
+    ("score", "answer", "verdict", "discard", "source", "first_code"),
+    [
+        (0.7, "spam", SPAM, False, "akismet", "akismet"),  # agrees with the leaning
+        (0.7, "discard", SPAM, True, "akismet", "akismet"),
+        (0.3, "ham", HAM, False, "akismet", "akismet"),
+        (0.5, "spam", SPAM, False, "akismet", "akismet"),  # 0.5 leans spam
+        (0.3, "spam", REVIEW, False, "model", "akismet_disagrees"),
+        (0.7, "ham", REVIEW, False, "model", "akismet_disagrees"),
+        (None, "ham", HAM, False, "akismet", "akismet"),  # no model: Akismet decides
+        (None, "spam", SPAM, False, "akismet", "akismet"),
+        (0.7, "timeout", REVIEW, False, "model", "akismet_unavailable"),
+        (0.3, "invalid", REVIEW, False, "model", "akismet_unavailable"),
+        (0.3, "circuit_open", REVIEW, False, "model", "akismet_unavailable"),
+        (None, "error", REVIEW, False, "rules", "akismet_unavailable"),
+    ],
+)
+def test_akismet_settles_the_uncertain(
+    score: float | None, answer: str, verdict: str, discard: bool, source: str, first_code: str
+) -> None:
+    uncertain = decide(score, CUT if score is not None else None, (), EVIDENCE)
+    assert uncertain.uncertain and uncertain.verdict == REVIEW
+    settled = with_akismet(uncertain, score, answer, "what Akismet said")
+    assert (settled.verdict, settled.discard, settled.source) == (verdict, discard, source)
+    assert settled.reasons[0]["code"] == first_code
+    if verdict != REVIEW:
+        assert "uncertain" not in [r["code"] for r in settled.reasons]
+        assert not settled.uncertain
+
+
+def test_decided_comments_are_not_uncertain() -> None:
+    assert not decide(0.9, CUT, (), EVIDENCE).uncertain
+    assert not decide(0.1, CUT, (), EVIDENCE).uncertain
+    assert not decide(0.5, CUT, (Signal("honeypot", SPAM, "filled"),), EVIDENCE).uncertain

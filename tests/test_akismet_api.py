@@ -9,7 +9,9 @@ from urllib.parse import urlencode
 import pytest
 from flask.testing import FlaskClient
 
+from moderation import create_app
 from moderation.services import Services
+from moderation.settings import Settings
 from tests.conftest import HAM_COMMENT, SPAM_COMMENT
 
 BLOG = "https://blog.example/"
@@ -227,3 +229,12 @@ def test_native_api_shares_the_counters(
     client.post("/api/v1/comments/check", json=HAM_COMMENT, headers=auth)
     usage = client.get("/1.2/usage-limit", query_string={"api_key": site_key}).json
     assert usage["usage"] == 1
+
+
+def test_redis_down_is_a_503_text_not_a_500(settings: Settings) -> None:
+    down = settings.replace(redis_url="redis://127.0.0.1:1/0", redis_timeout=0.2)
+    client = create_app(down).test_client()
+    for path in ("/1.1/comment-check", "/1.1/verify-key", "/1.1/submit-spam"):
+        response = client.post(path, data={"api_key": "mk_x", "blog": BLOG, "user_ip": "1.2.3.4"})
+        assert response.status_code == 503, path
+        assert response.mimetype == "text/plain" and response.headers["Retry-After"]

@@ -105,8 +105,10 @@ class AkismetFallback:
                 if future in done:
                     answers[i] = future.result()
                 else:
-                    # The thread finishes on its own (its socket times out) and
-                    # reports to the circuit breaker then; this answer cannot wait.
+                    # A call still queued behind busy threads is dropped; one in
+                    # flight finishes on its own (its socket times out) and
+                    # reports to the circuit breaker then. This answer cannot wait.
+                    future.cancel()
                     late = AkismetAnswer(
                         TIMEOUT,
                         f"no answer within {self.settings.akismet_timeout:g} s",

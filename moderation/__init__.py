@@ -26,7 +26,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from flask import Flask
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from moderation import akismet_api, api, cli, errors, ops, redis_server
+    from moderation import akismet_api, api, cli, errors, ops, redis_server, review_api
     from moderation.services import Services
 
     if settings is None:
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     errors.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(akismet_api.bp)
+    app.register_blueprint(review_api.bp)
     app.register_blueprint(ops.bp)
     cli.init_app(app)
 

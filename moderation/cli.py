@@ -6,6 +6,7 @@ scripts can take it with ``tail -n 1``; it is shown only this once.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -89,10 +90,6 @@ def update(domain: str, ham_below: float | None, spam_above: float | None, reset
     )
 
 
-def init_app(app: Flask) -> None:
-    app.cli.add_command(sites)
-
-
 @sites.command("akismet")
 @click.argument("domain")
 @click.option("--on/--off", "enabled", default=None, help="ask Akismet about uncertain comments")
@@ -111,3 +108,49 @@ def akismet(
         f"key {'own' if site.akismet_key else 'service'}, "
         f"blog {site.akismet_blog or 'default'}, budget {budget_text}"
     )
+
+
+moderators = AppGroup("moderators", help="Manage moderator accounts.")
+
+
+@moderators.command("create")
+@click.argument("name")
+@click.option("--admin", is_flag=True, help="may see every site")
+@click.option("--sites", default="", help="comma-separated domains this moderator may see")
+@click.option("--password-stdin", is_flag=True, help="read the password from standard input")
+def create_moderator(name: str, admin: bool, sites: str, password_stdin: bool) -> None:
+    """Create a moderator account (the password is asked for, or read from stdin)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+    domains = [s for s in (part.strip() for part in sites.split(",")) if s]
+    if not admin and not domains:
+        raise click.UsageError("give --sites a.example,b.example or --admin")
+    with _reported():
+        moderator = services().moderators.create(name, password, admin=admin, sites=domains)
+    scope = "all sites" if moderator.admin else ", ".join(sorted(moderator.sites))
+    click.echo(f"created moderator {moderator.name} ({scope})")
+
+
+@moderators.command("list")
+def list_moderators() -> None:
+    """List moderators, their sites and state."""
+    for moderator in services().moderators.list():
+        state = "disabled" if moderator.disabled else "active"
+        scope = "admin (all sites)" if moderator.admin else ",".join(sorted(moderator.sites))
+        click.echo(f"{moderator.name}\t{state}\t{scope}")
+
+
+@moderators.command("disable")
+@click.argument("name")
+def disable_moderator(name: str) -> None:
+    """Disable an account at once (its tokens stop working)."""
+    with _reported():
+        services().moderators.disable(name)
+    click.echo(f"disabled {name}")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(sites)
+    app.cli.add_command(moderators)

@@ -17,7 +17,7 @@ import hashlib
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,7 +38,10 @@ if existing then
 end
 redis.call('HSET', KEYS[1], 'record', ARGV[1], 'status', ARGV[2],
            'status_source', 'check', 'updated_at', ARGV[3])
-if ARGV[2] == 'pending' then redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4]) end
+if ARGV[2] == 'pending' then
+  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+  redis.call('HSET', KEYS[1], 'queued_at', ARGV[3])
+end
 redis.call('SET', KEYS[3], ARGV[4])
 redis.call('SET', KEYS[4], ARGV[4])
 redis.call('HINCRBY', KEYS[5], 'calls', 1)
@@ -87,6 +90,7 @@ class Stored:
     status: str
     status_source: str
     created: bool = False  # this call stored it (not a repeat of a known id)
+    extra: dict[str, str] = field(default_factory=dict)  # the hash's other fields
 
     def answer(self) -> dict[str, Any]:
         """The API's view of the comment (check answer plus current status)."""
@@ -104,10 +108,23 @@ class Stored:
             "checked_at": r["checked_at"],
         }
         if r["verdict"] == REVIEW:
-            body["review_id"] = r["guid"]
+            body["review_id"] = review_id(r["site"], r["id"])
         if r.get("akismet"):
             body["akismet"] = r["akismet"]
+        if self.status_source == "moderator":
+            body["decided_by"] = self.extra.get("decided_by")
+            decided_at = self.extra.get("decided_at")
+            if decided_at:
+                body["decided_at"] = datetime.fromtimestamp(float(decided_at), UTC).isoformat(
+                    timespec="milliseconds"
+                )
         return body
+
+
+def review_id(domain: str, comment_id: str) -> str:
+    """A queue item's id: ``<domain>:<comment id>`` (a domain has no colon, so
+    it splits at the first one)."""
+    return f"{domain}:{comment_id}"
 
 
 def status_for(verdict: str) -> str:
@@ -204,14 +221,14 @@ class CommentStore:
             if item.created and answer in ("spam", "ham", "discard"):
                 label = HAM if answer == "ham" else SPAM
                 pipe.xadd(
-                    self.keys.labels(), self._label_entry(domain, item.record, label, "akismet")
+                    self.keys.labels(), self.label_entry(domain, item.record, label, "akismet")
                 )
         try:
             pipe.execute()
         except redis.RedisError as exc:
             raise RedisUnavailable(str(exc)) from exc
 
-    def _label_entry(
+    def label_entry(
         self, domain: str, record: dict[str, Any], label: str, source: str
     ) -> dict[str, Any]:
         return {
@@ -240,7 +257,7 @@ class CommentStore:
         record = {"id": comment_id, "fields": fields, "model_version": model_version,
                   "score": score}  # fmt: skip
         try:
-            self.client.xadd(self.keys.labels(), self._label_entry(domain, record, label, source))
+            self.client.xadd(self.keys.labels(), self.label_entry(domain, record, label, source))
         except redis.RedisError as exc:
             raise RedisUnavailable(str(exc)) from exc
 
@@ -251,7 +268,9 @@ class CommentStore:
             raise RedisUnavailable(str(exc)) from exc
         if not data:
             raise NotFound(f"no comment {comment_id} for this site", field="id")
-        return Stored(json.loads(data["record"]), data["status"], data["status_source"])
+        extra = {k: v for k, v in data.items() if k not in ("record", "status", "status_source")}
+        return Stored(json.loads(data["record"]), data["status"], data["status_source"],
+                      extra=extra)  # fmt: skip
 
     def feedback(self, domain: str, comment_id: str, label: str) -> tuple[Stored, bool]:
         """Record the blog's own verdict: a label for training, and the new status.
@@ -264,7 +283,7 @@ class CommentStore:
         if current.status_source == "feedback" and current.status == label:
             return current, False
         record = current.record
-        entry = self._label_entry(domain, record, label, "feedback")
+        entry = self.label_entry(domain, record, label, "feedback")
         counter = correction(record["verdict"], label) if current.status_source == "check" else ""
         try:
             self.client.xadd(self.keys.labels(), entry)

@@ -12,7 +12,14 @@ The whole scheme, under one prefix (``REDIS_PREFIX``, default ``modr:``)::
     {site:<domain>}:content:<sha> string sha256 of a comment's text -> id of its last check
     {site:<domain>}:usage:<YYYY-MM> hash calls, verdicts, missed_spam, false_positives,
                                          akismet_calls of the month (expires after a year)
+    {site:<domain>}:claims        zset   claimed queue items -> lease expiry (unix time)
+    {site:<domain>}:claimers      hash   claimed queue items -> moderator
+    {site:<domain>}:events        stream the audit log: decisions and undos, in order
     {akismet}:circuit             hash   the Akismet circuit breaker, shared by every worker
+    {mods}:all                    set    every moderator name
+    {mods}:user:<name>            hash   a moderator: password hash, admin, sites, state
+    {mods}:token:<sha256>         string a login token's hash -> moderator (expires)
+    {mods}:tokens:<name>          set    a moderator's token keys (to revoke them all)
     {labels}:stream               stream every label (feedback, decisions) for retraining
 
 Braces are Redis Cluster hash tags: keys changed together in one atomic step
@@ -55,6 +62,28 @@ class Keys:
 
     def usage(self, domain: str, month: str) -> str:
         return f"{self.prefix}{{site:{domain}}}:usage:{month}"
+
+    def claims(self, domain: str) -> str:
+        return f"{self.prefix}{{site:{domain}}}:claims"
+
+    def claimers(self, domain: str) -> str:
+        return f"{self.prefix}{{site:{domain}}}:claimers"
+
+    def events(self, domain: str) -> str:
+        return f"{self.prefix}{{site:{domain}}}:events"
+
+    # -- moderators (one hash slot: few, small, changed together)
+    def moderators(self) -> str:
+        return f"{self.prefix}{{mods}}:all"
+
+    def moderator(self, name: str) -> str:
+        return f"{self.prefix}{{mods}}:user:{name}"
+
+    def moderator_token(self, digest: str) -> str:
+        return f"{self.prefix}{{mods}}:token:{digest}"
+
+    def moderator_tokens(self, name: str) -> str:
+        return f"{self.prefix}{{mods}}:tokens:{name}"
 
     # -- the Akismet fallback
     def akismet_circuit(self) -> str:

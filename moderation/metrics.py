@@ -76,6 +76,29 @@ class Metrics:
             registry=registry,
             multiprocess_mode="mostrecent",
         )
+        self.claims = Counter(
+            "moderation_review_claims_total", "Queue items claimed", registry=registry
+        )
+        self.decisions = Counter(
+            "moderation_review_decisions_total",
+            "Moderator decisions, by label",
+            ["label"],
+            registry=registry,
+        )
+        self.undos = Counter("moderation_review_undos_total", "Decisions undone", registry=registry)
+        self.time_in_queue = Histogram(
+            "moderation_review_wait_seconds",
+            "Time from queueing to a moderator's decision",
+            buckets=(60, 300, 900, 3600, 4 * 3600, 12 * 3600, 86400, 3 * 86400, 7 * 86400),
+            registry=registry,
+        )
+        self.queue_depth = Gauge(
+            "moderation_review_pending",
+            "Comments waiting for a moderator, by site (as of the last scrape)",
+            ["site"],
+            registry=registry,
+            multiprocess_mode="mostrecent",
+        )
         self._model_version: str | None = None
 
     def serving(self, version: str | None) -> None:

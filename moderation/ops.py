@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, Response, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -9,6 +11,7 @@ from moderation import openapi, redis_server
 from moderation.services import services
 
 bp = Blueprint("ops", __name__)
+log = logging.getLogger(__name__)
 
 
 @bp.get("/healthz")
@@ -50,6 +53,12 @@ def readyz() -> Response:
 def metrics() -> Response:
     svc = services()
     svc.metrics.serving(svc.model.version)
+    try:
+        domains = [s.domain for s in svc.sites.list()]
+        for domain, depth in svc.review.depth(domains).items():
+            svc.metrics.queue_depth.labels(domain).set(depth)
+    except Exception as exc:  # Redis down: the other metrics are still worth serving
+        log.warning("queue depth unavailable for /metrics: %s", exc)
     return Response(svc.metrics.exposition(), content_type=CONTENT_TYPE_LATEST)
 
 

@@ -12,7 +12,9 @@ from moderation.comments import CommentStore
 from moderation.current_model import CurrentModel
 from moderation.keys import Keys
 from moderation.metrics import Metrics
+from moderation.moderators import ModeratorRegistry
 from moderation.redis_server import EmbeddedRedis
+from moderation.review import ReviewQueue
 from moderation.scoring import Scorer
 from moderation.settings import Settings
 from moderation.sites import SiteRegistry
@@ -30,6 +32,8 @@ class Services:
     scorer: Scorer
     metrics: Metrics
     akismet: AkismetFallback
+    moderators: ModeratorRegistry
+    review: ReviewQueue
 
     @classmethod
     def build(cls, settings: Settings, client: Redis, embedded: EmbeddedRedis | None) -> Services:
@@ -49,6 +53,8 @@ class Services:
             scorer=Scorer(model, comments, akismet),
             metrics=metrics,
             akismet=akismet,
+            moderators=ModeratorRegistry(client, keys, settings.moderator_token_seconds),
+            review=ReviewQueue(client, keys, comments, metrics),
         )
 
 

@@ -52,6 +52,10 @@ class Settings:
     akismet_failures: int = 5
     akismet_cooldown: float = 30.0
     akismet_budget: int = 0
+    # The review queue.
+    moderator_token_seconds: int = 3600
+    review_lease_seconds: float = 300.0
+    undo_seconds: float = 600.0
 
     @property
     def embedded_redis(self) -> bool:
@@ -109,6 +113,13 @@ class Settings:
                 "AKISMET_COOLDOWN", cls.akismet_cooldown, _between(float, 0.1, 3600.0)
             ),
             akismet_budget=env.get("AKISMET_BUDGET", cls.akismet_budget, _between(int, 0, 10**9)),
+            moderator_token_seconds=env.get(
+                "MODERATOR_TOKEN_SECONDS", cls.moderator_token_seconds, _between(int, 60, 86400)
+            ),
+            review_lease_seconds=env.get(
+                "REVIEW_LEASE_SECONDS", cls.review_lease_seconds, _between(float, 10.0, 86400.0)
+            ),
+            undo_seconds=env.get("UNDO_SECONDS", cls.undo_seconds, _between(float, 0.0, 86400.0)),
         )
 
 

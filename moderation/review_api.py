@@ -1,0 +1,245 @@
+"""The moderators' JSON API: log in, list the queue, claim, decide, undo, read the log.
+
+Authentication: ``POST /api/v1/auth/login`` gives a token (``mt_...``), sent
+as ``Authorization: Bearer <token>`` on every other route here. A moderator
+sees only their sites (an admin, all of them); an item of another site does
+not exist for them (404).
+
+Queue items are addressed as ``<site>:<comment id>`` (the check answer's
+``review_id``). The queue is listed oldest first.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from moderation.api import json_body, observe, start_timer
+from moderation.comments import LABELS
+from moderation.errors import AuthError, Conflict, NotFound, ValidationError
+from moderation.moderators import Moderator
+from moderation.services import services
+
+bp = Blueprint("review", __name__, url_prefix="/api/v1")
+bp.before_request(start_timer)
+bp.after_request(observe)
+
+MAX_LIMIT = 500
+
+
+def moderator() -> Moderator:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthError("log in at /api/v1/auth/login and send Authorization: Bearer <token>")
+    return services().moderators.authenticate(token.strip())
+
+
+def _object() -> dict[str, Any]:
+    body = json_body()
+    if not isinstance(body, dict):
+        raise ValidationError("the request body must be a JSON object")
+    return body
+
+
+def _limit(raw: Any, default: int, field: str = "limit") -> int:
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise ValidationError(
+            f"must be a whole number from 1 to {MAX_LIMIT}", field=field
+        ) from None
+    if not 1 <= value <= MAX_LIMIT or isinstance(raw, bool):
+        raise ValidationError(f"must be a whole number from 1 to {MAX_LIMIT}", field=field)
+    return value
+
+
+def _sites(mod: Moderator, wanted: str | None) -> list[str]:
+    """The sites this request covers: the one asked for, or all the moderator may see."""
+    svc = services()
+    if wanted:
+        if not mod.may_see(wanted):
+            raise ValidationError("is not one of your sites", field="site")
+        return [wanted]
+    if mod.admin:
+        return [s.domain for s in svc.sites.list()]
+    return sorted(mod.sites)
+
+
+def _label(body: dict[str, Any]) -> str:
+    label = body.get("label")
+    if label not in LABELS:
+        raise ValidationError("must be ham or spam", field="label")
+    return str(label)
+
+
+def _note(body: dict[str, Any]) -> str:
+    note = body.get("note") or ""
+    if not isinstance(note, str) or len(note) > 1000:
+        raise ValidationError("must be text of at most 1000 characters", field="note")
+    return note
+
+
+def _ids(body: dict[str, Any]) -> list[str]:
+    ids = body.get("ids")
+    if (
+        not isinstance(ids, list)
+        or not 1 <= len(ids) <= MAX_LIMIT
+        or not all(isinstance(i, str) and 0 < len(i) < 400 for i in ids)
+    ):
+        raise ValidationError(f"must be a list of 1 to {MAX_LIMIT} review ids", field="ids")
+    return ids
+
+
+@bp.post("/auth/login")
+def login() -> Response:
+    body = _object()
+    username, password = body.get("username"), body.get("password")
+    if not isinstance(username, str) or not username:
+        raise ValidationError("is required", field="username")
+    if not isinstance(password, str) or not password:
+        raise ValidationError("is required", field="password")
+    svc = services()
+    token, mod = svc.moderators.login(username, password)
+    return jsonify(
+        token=token,
+        expires_in=svc.settings.moderator_token_seconds,
+        username=mod.name,
+        admin=mod.admin,
+        sites=sorted(mod.sites),
+    )
+
+
+@bp.post("/auth/logout")
+def logout() -> Response:
+    moderator()
+    token = request.headers["Authorization"].partition(" ")[2].strip()
+    services().moderators.logout(token)
+    return jsonify(ok=True)
+
+
+@bp.get("/review")
+def list_queue() -> Response:
+    mod = moderator()
+    status = request.args.get("status", "pending")
+    if status != "pending":
+        raise ValidationError("only pending is listed (the history has the rest)", field="status")
+    limit = _limit(request.args.get("limit"), 50)
+    sites = _sites(mod, request.args.get("site"))
+    after = _cursor(request.args.get("cursor"))
+    svc = services()
+    items = svc.review.items(sites, limit, after)
+    cursor = None
+    if len(items) == limit:
+        last = items[-1]
+        cursor = _encode_cursor(last["queued_at"], last["site"], last["id"])
+    return jsonify(items=items, next_cursor=cursor, depth=svc.review.depth(sites))
+
+
+@bp.post("/review/claim")
+def claim() -> Response:
+    mod = moderator()
+    body = _object()
+    limit = _limit(body.get("limit"), 10)
+    site = body.get("site")
+    if site is not None and not isinstance(site, str):
+        raise ValidationError("must be a site domain", field="site")
+    svc = services()
+    lease = svc.settings.review_lease_seconds
+    ids = svc.review.claim(mod, _sites(mod, site), limit, lease)
+    svc.metrics.claims.inc(len(ids))
+    return jsonify(claimed=ids, lease_seconds=lease)
+
+
+@bp.post("/review/renew")
+def renew() -> Response:
+    mod = moderator()
+    svc = services()
+    lease = svc.settings.review_lease_seconds
+    return jsonify(renewed=svc.review.renew(mod, _ids(_object()), lease), lease_seconds=lease)
+
+
+@bp.post("/review/release")
+def release() -> Response:
+    mod = moderator()
+    return jsonify(released=services().review.release(mod, _ids(_object())))
+
+
+@bp.post("/review/<path:item>/decision")
+def decide(item: str) -> Response:
+    mod = moderator()
+    body = _object()
+    decided = services().review.decide(mod, item, _label(body), _note(body))
+    _count(decided.label, decided.changed)
+    return jsonify(review_id=decided.review_id, label=decided.label, changed=decided.changed)
+
+
+@bp.post("/review/decisions")
+def decide_many() -> Response:
+    """Bulk: each item is decided on its own; one refused (claimed by another,
+    missing) does not stop the rest, and the answer says which."""
+    mod = moderator()
+    body = _object()
+    label, note = _label(body), _note(body)
+    results = []
+    for item in _ids(body):
+        try:
+            decided = services().review.decide(mod, item, label, note)
+        except (ValidationError, Conflict, NotFound) as exc:
+            results.append({"review_id": item, "ok": False, "error": exc.code,
+                            "message": exc.message})  # fmt: skip
+            continue
+        _count(decided.label, decided.changed)
+        results.append({"review_id": item, "ok": True, "changed": decided.changed})
+    return jsonify(results=results)
+
+
+@bp.post("/review/<path:item>/undo")
+def undo(item: str) -> Response:
+    mod = moderator()
+    svc = services()
+    event = svc.review.undo(mod, item, svc.settings.undo_seconds)
+    svc.metrics.undos.inc()
+    return jsonify(review_id=item, undone=True, event=event)
+
+
+@bp.get("/review/history")
+def history() -> Response:
+    mod = moderator()
+    limit = _limit(request.args.get("limit"), 100)
+    before = request.args.get("before") or None
+    if before is not None and not _is_event_id(before):
+        raise ValidationError("must be an event id from an earlier page", field="before")
+    events = services().review.history(_sites(mod, request.args.get("site")), limit, before)
+    return jsonify(events=events)
+
+
+def _count(label: str, changed: bool) -> None:
+    if changed:
+        services().metrics.decisions.labels(label).inc()
+
+
+def _encode_cursor(queued_at: float, site: str, comment_id: str) -> str:
+    raw = json.dumps([queued_at, site, comment_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _cursor(raw: str | None) -> tuple[float, str, str] | None:
+    if not raw:
+        return None
+    try:
+        padded = raw + "=" * (-len(raw) % 4)
+        queued_at, site, comment_id = json.loads(base64.urlsafe_b64decode(padded))
+        return float(queued_at), str(site), str(comment_id)
+    except (ValueError, TypeError):
+        raise ValidationError("is not a cursor from an earlier page", field="cursor") from None
+
+
+def _is_event_id(raw: str) -> bool:
+    ms, _, seq = raw.partition("-")
+    return ms.isdigit() and (seq == "" or seq.isdigit())

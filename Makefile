@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test check lint fmt train evaluate bench-accuracy clean
+.PHONY: run worker test check lint fmt train evaluate bench-accuracy clean
 
 # A stamp per requirements file: reinstall only when a pin changes.
 $(BIN)/.runtime: requirements.txt
@@ -23,6 +23,10 @@ $(BIN)/.dev: $(BIN)/.runtime requirements-dev.txt
 run: $(BIN)/.runtime
 	$(BIN)/python -m training train --promote --if-missing
 	exec $(BIN)/gunicorn -c python:moderation.gunicorn_conf wsgi:app
+
+## worker: the background worker alone (webhooks, spool replay); make run starts one itself
+worker: $(BIN)/.runtime
+	exec $(BIN)/python -m moderation worker
 
 ## test: set up and run the whole test suite (real Redis, real HTTP)
 test: $(BIN)/.dev

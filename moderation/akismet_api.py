@@ -133,8 +133,7 @@ def comment_check() -> Response:
     comment = comment_from_form(form)
     svc = services()
     records = svc.scorer.check(site, [comment])
-    stored = svc.comments.save_many(site.domain, records)
-    svc.comments.weak_labels(site.domain, stored)
+    stored = api.save_or_spool(site.domain, records)
     svc.metrics.serving(svc.model.version)
     record = stored[0].record
     svc.metrics.checks.labels(record["verdict"], record["source"]).inc()

@@ -7,18 +7,20 @@ and sees only that site's comments. Contract: DESIGN.md and /openapi.json.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
 
-from moderation.comments import LABELS
-from moderation.errors import AuthError, ValidationError
+from moderation.comments import LABELS, Stored, status_for
+from moderation.errors import AuthError, RedisUnavailable, ValidationError
 from moderation.schema import MAX_BATCH, parse_comment, parse_comment_id
 from moderation.services import services
 from moderation.sites import Site
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+log = logging.getLogger(__name__)
 
 
 @bp.before_request
@@ -61,8 +63,7 @@ def _check(site: Site, items: list[Any], where: str) -> list[dict[str, Any]]:
     ]
     svc = services()
     records = svc.scorer.check(site, comments)
-    stored = svc.comments.save_many(site.domain, records)
-    svc.comments.weak_labels(site.domain, stored)
+    stored = save_or_spool(site.domain, records)
     svc.metrics.serving(svc.model.version)
     answers = []
     for item in stored:
@@ -70,6 +71,24 @@ def _check(site: Site, items: list[Any], where: str) -> list[dict[str, Any]]:
         svc.metrics.checks.labels(answer["verdict"], answer["source"]).inc()
         answers.append(answer)
     return answers
+
+
+def save_or_spool(domain: str, records: list[dict[str, Any]]) -> list[Stored]:
+    """Store checked comments; while Redis is down, spool them to disk instead
+    (the worker replays them) and answer as if stored - the answer is the same."""
+    svc = services()
+    try:
+        stored = svc.comments.save_many(domain, records)
+    except RedisUnavailable as exc:
+        svc.spool.append(domain, records)
+        svc.metrics.spooled.inc(len(records))
+        log.warning("Redis unavailable (%s): %d checked comments spooled", exc, len(records))
+        return [Stored(r, status_for(r["verdict"]), "check", created=True) for r in records]
+    try:
+        svc.comments.weak_labels(domain, stored)
+    except RedisUnavailable as exc:  # stored, answered; only Akismet's weak labels are lost
+        log.warning("weak labels not recorded: %s", exc)
+    return stored
 
 
 @bp.post("/comments/check")

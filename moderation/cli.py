@@ -80,14 +80,35 @@ def rotate(domain: str) -> None:
 @click.option("--ham-below", type=float, help="ham when score <= this (overrides the model's)")
 @click.option("--spam-above", type=float, help="spam when score >= this (overrides the model's)")
 @click.option("--reset", is_flag=True, help="drop the overrides: use the model's cutoffs")
-def update(domain: str, ham_below: float | None, spam_above: float | None, reset: bool) -> None:
-    """Set a site's cutoffs."""
+@click.option("--webhook", help="URL to POST final verdicts of held comments to ('' removes it)")
+@click.option("--new-webhook-secret", is_flag=True, help="make a new signing secret")
+def update(
+    domain: str,
+    ham_below: float | None,
+    spam_above: float | None,
+    reset: bool,
+    webhook: str | None,
+    new_webhook_secret: bool,
+) -> None:
+    """Set a site's cutoffs and webhook."""
     with _reported():
-        site = services().sites.set_cutoffs(domain, ham_below, spam_above, reset=reset)
+        svc = services()
+        site = svc.sites.set_cutoffs(domain, ham_below, spam_above, reset=reset)
+        secret = None
+        if webhook is not None or new_webhook_secret:
+            url = webhook if webhook is not None else (site.webhook_url or "")
+            if new_webhook_secret and not url:
+                raise click.UsageError("a webhook secret needs a webhook URL (--webhook URL)")
+            secret = svc.sites.set_webhook(domain, url, new_secret=new_webhook_secret)
+            site = svc.sites.get(domain)
     click.echo(
         f"{site.domain}: ham_below={site.ham_below} spam_above={site.spam_above}"
-        " (None: the model's cutoff)"
+        f" (None: the model's cutoff); webhook {site.webhook_url or 'none'}",
+        err=secret is not None,
     )
+    if secret is not None:
+        click.echo("webhook signing secret (shown once):", err=True)
+        click.echo(secret)
 
 
 @sites.command("akismet")

@@ -2,14 +2,17 @@
 
 The master (not the workers) prepares what all workers share, before any of
 them boots: the embedded Redis server (so workers never race to start it)
-and an empty multi-process metrics directory. Worker count: WEB_CONCURRENCY
-(default 2); any other gunicorn option through GUNICORN_CMD_ARGS.
+and an empty multi-process metrics directory; once ready, it starts the
+background worker (``python -m moderation worker``). Worker count:
+WEB_CONCURRENCY (default 2); any other gunicorn option through GUNICORN_CMD_ARGS.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from typing import Any
 
 from moderation.redis_server import EmbeddedRedis
@@ -30,6 +33,7 @@ accesslog = "-"
 errorlog = "-"
 loglevel = _settings.log_level.lower()
 _embedded = EmbeddedRedis(_settings.redis_dir) if _settings.embedded_redis else None
+_worker: subprocess.Popen[bytes] | None = None
 
 
 def on_starting(server: Any) -> None:
@@ -38,6 +42,15 @@ def on_starting(server: Any) -> None:
     if _embedded is not None:
         _embedded.ensure_running()
         server.log.info("embedded redis at %s", _embedded.socket)
+
+
+def when_ready(server: Any) -> None:
+    """Start the background worker (spool replay, webhooks) beside the web
+    workers, unless RUN_WORKER=0 (it then runs elsewhere: python -m moderation worker)."""
+    global _worker
+    if _settings.run_worker:
+        _worker = subprocess.Popen([sys.executable, "-m", "moderation", "worker"])
+        server.log.info("background worker started (pid %s)", _worker.pid)
 
 
 def child_exit(server: Any, worker: Any) -> None:
@@ -49,5 +62,11 @@ def child_exit(server: Any, worker: Any) -> None:
 
 
 def on_exit(server: Any) -> None:
+    if _worker is not None and _worker.poll() is None:
+        _worker.terminate()
+        try:
+            _worker.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            _worker.kill()
     if _embedded is not None and _embedded.started_here:
         _embedded.stop()

@@ -15,6 +15,9 @@ The whole scheme, under one prefix (``REDIS_PREFIX``, default ``modr:``)::
     {site:<domain>}:claims        zset   claimed queue items -> lease expiry (unix time)
     {site:<domain>}:claimers      hash   claimed queue items -> moderator
     {site:<domain>}:events        stream the audit log: decisions and undos, in order
+    {site:<domain>}:webhook_retry zset   events whose delivery failed -> next attempt time
+    {site:<domain>}:webhook_tries hash   event -> failed attempts so far
+    {site:<domain>}:webhook_block hash   comment -> its oldest undelivered event (order per comment)
     {akismet}:circuit             hash   the Akismet circuit breaker, shared by every worker
     {mods}:all                    set    every moderator name
     {mods}:user:<name>            hash   a moderator: password hash, admin, sites, state
@@ -71,6 +74,15 @@ class Keys:
 
     def events(self, domain: str) -> str:
         return f"{self.prefix}{{site:{domain}}}:events"
+
+    def webhook_retry(self, domain: str) -> str:
+        return f"{self.prefix}{{site:{domain}}}:webhook_retry"
+
+    def webhook_tries(self, domain: str) -> str:
+        return f"{self.prefix}{{site:{domain}}}:webhook_tries"
+
+    def webhook_block(self, domain: str) -> str:
+        return f"{self.prefix}{{site:{domain}}}:webhook_block"
 
     # -- moderators (one hash slot: few, small, changed together)
     def moderators(self) -> str:

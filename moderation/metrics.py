@@ -99,6 +99,23 @@ class Metrics:
             registry=registry,
             multiprocess_mode="mostrecent",
         )
+        self.spooled = Counter(
+            "moderation_spooled_total",
+            "Checked comments written to the disk spool while Redis was down",
+            registry=registry,
+        )
+        self.spool_size = Gauge(
+            "moderation_spool_records",
+            "Checked comments in the spool, waiting for Redis (as of the last scrape)",
+            registry=registry,
+            multiprocess_mode="mostrecent",
+        )
+        self.webhooks = Counter(
+            "moderation_webhook_deliveries_total",
+            "Webhook attempts: delivered, failed (to be retried), given_up",
+            ["outcome"],
+            registry=registry,
+        )
         self._model_version: str | None = None
 
     def serving(self, version: str | None) -> None:

@@ -44,6 +44,7 @@ def readyz() -> Response:
         redis=redis_info,
         model=model_info,
         akismet=akismet_info,
+        spool={"records": svc.spool.size()},
     )
     response.status_code = 200 if ready else 503
     return response
@@ -53,6 +54,7 @@ def readyz() -> Response:
 def metrics() -> Response:
     svc = services()
     svc.metrics.serving(svc.model.version)
+    svc.metrics.spool_size.set(svc.spool.size())
     try:
         domains = [s.domain for s in svc.sites.list()]
         for domain, depth in svc.review.depth(domains).items():

@@ -15,6 +15,7 @@ from typing import Any
 from moderation.akismet_fallback import AkismetFallback
 from moderation.comments import CommentStore
 from moderation.current_model import CurrentModel
+from moderation.errors import RedisUnavailable
 from moderation.policy import Decision, decide, with_akismet
 from moderation.rules import hard_signals
 from moderation.schema import Comment
@@ -84,7 +85,10 @@ class Scorer:
             return {}
         # A repeated id gets its first answer back when saved: do not spend an
         # Akismet call (and the site's budget) on it again.
-        known = self.comments.existing(site.domain, [ids[i] for i in uncertain])
+        try:
+            known = self.comments.existing(site.domain, [ids[i] for i in uncertain])
+        except RedisUnavailable:
+            return {}  # no breaker, no budget, no idempotence check: leave them to review
         uncertain = [i for i in uncertain if ids[i] not in known]
         answers = self.akismet.ask(site, [fields[i] for i in uncertain]) if uncertain else []
         for i, answer in zip(uncertain, answers, strict=True):

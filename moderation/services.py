@@ -18,6 +18,7 @@ from moderation.review import ReviewQueue
 from moderation.scoring import Scorer
 from moderation.settings import Settings
 from moderation.sites import SiteRegistry
+from moderation.spool import Spool
 
 
 @dataclass
@@ -34,6 +35,7 @@ class Services:
     akismet: AkismetFallback
     moderators: ModeratorRegistry
     review: ReviewQueue
+    spool: Spool
 
     @classmethod
     def build(cls, settings: Settings, client: Redis, embedded: EmbeddedRedis | None) -> Services:
@@ -55,6 +57,7 @@ class Services:
             akismet=akismet,
             moderators=ModeratorRegistry(client, keys, settings.moderator_token_seconds),
             review=ReviewQueue(client, keys, comments, metrics),
+            spool=Spool(settings.spool_dir),
         )
 
 

@@ -56,10 +56,21 @@ class Settings:
     moderator_token_seconds: int = 3600
     review_lease_seconds: float = 300.0
     undo_seconds: float = 600.0
+    # Webhooks: per attempt, the first retry delay (doubling, up to an hour),
+    # and how long an undeliverable event is retried before it is given up.
+    webhook_timeout: float = 5.0
+    webhook_backoff_seconds: float = 5.0
+    webhook_retry_seconds: float = 25 * 3600.0
+    run_worker: bool = True  # gunicorn's master starts the background worker
 
     @property
     def embedded_redis(self) -> bool:
         return self.redis_url is None
+
+    @property
+    def spool_dir(self) -> Path:
+        """Checked comments waiting for Redis to come back."""
+        return self.var_dir / "spool"
 
     @property
     def redis_dir(self) -> Path:
@@ -120,6 +131,20 @@ class Settings:
                 "REVIEW_LEASE_SECONDS", cls.review_lease_seconds, _between(float, 10.0, 86400.0)
             ),
             undo_seconds=env.get("UNDO_SECONDS", cls.undo_seconds, _between(float, 0.0, 86400.0)),
+            webhook_timeout=env.get(
+                "WEBHOOK_TIMEOUT", cls.webhook_timeout, _between(float, 0.1, 60.0)
+            ),
+            webhook_backoff_seconds=env.get(
+                "WEBHOOK_BACKOFF_SECONDS",
+                cls.webhook_backoff_seconds,
+                _between(float, 0.01, 3600.0),
+            ),
+            webhook_retry_seconds=env.get(
+                "WEBHOOK_RETRY_SECONDS",
+                cls.webhook_retry_seconds,
+                _between(float, 1.0, 30 * 86400.0),
+            ),
+            run_worker=env.get("RUN_WORKER", cls.run_worker, _flag),
         )
 
 
@@ -154,6 +179,14 @@ def _between(kind: type[N], low: N, high: N) -> Callable[[str], N]:
         return value
 
     return parse
+
+
+def _flag(raw: str) -> bool:
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("must be 1 or 0")
 
 
 def _http_url(raw: str) -> str:

@@ -26,6 +26,7 @@ from moderation.keys import Keys
 from training.cutoffs import Cutoffs
 
 KEY_PREFIX = "mk_"
+WEBHOOK_GROUP = "webhooks"  # the consumer group that delivers a site's events
 _DOMAIN_RE = re.compile(
     r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$"
 )
@@ -51,6 +52,8 @@ class Site:
     akismet_key: str | None = None
     akismet_blog: str | None = None
     akismet_budget: int | None = None
+    # Where final verdicts of held comments are POSTed (signed), if anywhere.
+    webhook_url: str | None = None
 
     def cutoffs(self, model: Cutoffs) -> Cutoffs:
         """The model's cutoffs with this site's overrides applied."""
@@ -81,7 +84,14 @@ def _site_from_hash(domain: str, data: dict[str, str]) -> Site:
         akismet_key=data.get("akismet_key") or None,
         akismet_blog=data.get("akismet_blog") or None,
         akismet_budget=int(data["akismet_budget"]) if data.get("akismet_budget") else None,
+        webhook_url=data.get("webhook_url") or None,
     )
+
+
+# While Redis is unreachable, a key seen within this long still authenticates
+# (from this process's memory), so checks can go on into the spool.
+OUTAGE_CACHE_SECONDS = 3600.0
+_OUTAGE_CACHE_SIZE = 10_000
 
 
 class SiteRegistry:
@@ -89,6 +99,7 @@ class SiteRegistry:
         self.client = client
         self.keys = keys
         self._authenticate = client.register_script(_AUTHENTICATE)
+        self._recent: dict[str, tuple[Site, float]] = {}
 
     def authenticate(self, key: str) -> Site:
         """The active site this key belongs to, or AuthError."""
@@ -100,6 +111,9 @@ class SiteRegistry:
                 keys=[self.keys.site_key(key_hash)], args=[self.keys.site("")]
             )
         except redis.RedisError as exc:
+            recent = self._recent.get(key_hash)
+            if recent is not None and time.monotonic() - recent[1] < OUTAGE_CACHE_SECONDS:
+                return recent[0]
             raise RedisUnavailable(str(exc)) from exc
         if not found:
             raise AuthError("unknown site key")
@@ -110,6 +124,9 @@ class SiteRegistry:
         site = _site_from_hash(domain, data)
         if site.revoked:
             raise AuthError("site key revoked")
+        if len(self._recent) >= _OUTAGE_CACHE_SIZE:
+            self._recent.clear()
+        self._recent[key_hash] = (site, time.monotonic())
         return site
 
     def get(self, domain: str) -> Site:
@@ -216,6 +233,37 @@ class SiteRegistry:
         if changes:
             self.client.hset(self.keys.site(site.domain), mapping=changes)
         return self.get(domain)
+
+    def set_webhook(self, domain: str, url: str, new_secret: bool = False) -> str | None:
+        """Set (or with ``url=""`` remove) the site's webhook. Returns the signing
+        secret when one is made - on first setting, or on request - and only then.
+
+        The events stream's consumer group is created here, at the current end
+        of the stream: the webhook receives decisions made from now on."""
+        site = self.get(domain)
+        site_key = self.keys.site(site.domain)
+        if not url:
+            self.client.hdel(site_key, "webhook_url")
+            return None
+        if not url.startswith(("http://", "https://")) or len(url) > 2048:
+            raise ValidationError("must be an http:// or https:// URL", field="webhook")
+        secret = None
+        if new_secret or not self.client.hget(site_key, "webhook_secret"):
+            secret = "whsec_" + secrets.token_urlsafe(32)
+            self.client.hset(site_key, "webhook_secret", secret)
+        self.client.hset(site_key, "webhook_url", url)
+        try:
+            self.client.xgroup_create(
+                self.keys.events(site.domain), WEBHOOK_GROUP, id="$", mkstream=True
+            )
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        return secret
+
+    def webhook_secret(self, domain: str) -> str | None:
+        secret = self.client.hget(self.keys.site(domain), "webhook_secret")
+        return str(secret) if secret else None
 
     def bootstrap(self, domain: str = "localhost") -> str | None:
         """On the very first start (no site yet), make one; its key, or None.

@@ -8,12 +8,14 @@ stopping the service stops its Redis.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +26,7 @@ import pytest
 import requests
 
 from moderation.redis_server import EmbeddedRedis
+from moderation.webhooks import SIGNATURE_HEADER, verify
 from tests.conftest import HAM_COMMENT, SPAM_COMMENT
 
 ROOT = Path(__file__).parent.parent
@@ -167,3 +170,60 @@ def test_stopping_the_service_stops_its_redis(server: Server) -> None:
     server.process.wait(timeout=30)
     assert not embedded.is_running()
     assert (server.var_dir / "redis" / "appendonly.aof").exists(), "data persisted on disk"
+
+
+def test_decision_to_webhook_through_the_running_service(server: Server) -> None:
+    """make run's whole path: CLI setup, HTTP check, moderator login and decision,
+    and the background worker (started by gunicorn's master) signing the webhook."""
+    from tests.test_webhooks import Receiver
+
+    receiver = Receiver()
+    thread = threading.Thread(target=receiver.server.serve_forever, daemon=True)
+    thread.start()
+
+    def flask(*args: str, stdin: str | None = None) -> str:
+        return subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT, env=server.env,
+            input=stdin, capture_output=True, text=True, timeout=60, check=True,
+        ).stdout  # fmt: skip
+
+    try:
+        key = flask("sites", "create", "blog.example").strip().splitlines()[-1]
+        secret = flask("sites", "update", "blog.example", "--ham-below", "0", "--spam-above",
+                       "1", "--webhook", receiver.url).strip().splitlines()[-1]  # fmt: skip
+        flask("moderators", "create", "alice", "--sites", "blog.example", "--password-stdin",
+              stdin="correct horse battery\n")  # fmt: skip
+        check = requests.post(
+            f"{server.url}/api/v1/comments/check",
+            json={"id": "42", **HAM_COMMENT},
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=10,
+        ).json()
+        assert check["verdict"] == "review" and check["review_id"] == "blog.example:42"
+        token = requests.post(
+            f"{server.url}/api/v1/auth/login",
+            json={"username": "alice", "password": "correct horse battery"},
+            timeout=10,
+        ).json()["token"]
+        decided = requests.post(
+            f"{server.url}/api/v1/review/blog.example:42/decision",
+            json={"label": "ham"},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        assert decided.status_code == 200
+        deadline = time.monotonic() + 20
+        while not receiver.received and time.monotonic() < deadline:
+            time.sleep(0.1)
+        ((headers, body),) = receiver.received
+        assert json.loads(body)["verdict"] == "ham"
+        assert verify(secret, body, headers[SIGNATURE_HEADER], now=time.time())
+    finally:
+        receiver.server.shutdown()
+        receiver.server.server_close()
+    (worker_pid,) = re.findall(r"background worker started \(pid (\d+)\)", server.log_text())
+    os.kill(int(worker_pid), 0)  # running beside the web workers
+    server.process.send_signal(signal.SIGTERM)
+    server.process.wait(timeout=30)
+    with pytest.raises(ProcessLookupError):  # and stopped with them
+        os.kill(int(worker_pid), 0)

@@ -1,0 +1,78 @@
+"""A Redis outage while comments are being checked: answered, spooled, replayed once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from moderation import create_app
+from moderation.redis_server import EmbeddedRedis
+from moderation.services import Services
+from moderation.settings import Settings
+from moderation.spool import Spool
+from moderation.worker import Worker
+from tests.conftest import HAM_COMMENT
+
+
+def test_comments_checked_while_redis_is_down_reach_the_queue_exactly_once(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # A Redis of our own (embedded, with its AOF) that this test can stop and start.
+    own = settings.replace(redis_url=None, var_dir=tmp_path / "var", redis_timeout=0.2)
+    app = create_app(own)
+    svc: Services = app.extensions["moderation"]
+    client = app.test_client()
+    blog = {"Authorization": f"Bearer {svc.sites.create('blog.example')}"}
+    svc.sites.set_cutoffs("blog.example", ham_below=0.0, spam_above=1.0)
+    before = client.post("/api/v1/comments/check", json={"id": "before", **HAM_COMMENT},
+                         headers=blog)  # fmt: skip
+    assert before.status_code == 200  # the key is now known to this process
+
+    server = EmbeddedRedis(own.redis_dir)
+    server.stop(only_if_unused=False)
+    answers = []
+    for comment_id in ("o1", "o2", "o3", "o2"):  # o2 sent twice: a client retry
+        response = client.post("/api/v1/comments/check",
+                               json={"id": comment_id, "content": f"outage {comment_id}"},
+                               headers=blog)  # fmt: skip
+        assert response.status_code == 200, response.get_data(as_text=True)
+        answers.append(response.get_json())
+    anonymous = client.post("/api/v1/comments/check", json={"content": "no id"}, headers=blog)
+    assert anonymous.status_code == 200
+    assert [a["verdict"] for a in answers] == ["review"] * 4
+    assert Spool(own.spool_dir).size() == 5
+    assert client.get("/readyz").get_json()["spool"] == {"records": 5}
+    unknown = client.post("/api/v1/comments/check", json=HAM_COMMENT,
+                          headers={"Authorization": "Bearer mk_never-seen"})  # fmt: skip
+    assert unknown.status_code == 503  # a key never seen cannot be checked without Redis
+
+    server.ensure_running()
+    worker = Worker(svc)
+    assert worker.replay_spool() == 5
+    assert Spool(own.spool_dir).size() == 0 and Spool(own.spool_dir).files() == []
+    pending = svc.redis.zrange(svc.keys.pending("blog.example"), 0, -1)
+    anonymous_id = anonymous.get_json()["id"]
+    assert sorted(pending) == sorted(["before", "o1", "o2", "o3", anonymous_id])
+    for comment_id in ("o1", "o2", "o3"):
+        stored = svc.comments.get("blog.example", comment_id)
+        assert stored.record["fields"]["content"] == f"outage {comment_id}"
+    assert worker.replay_spool() == 0  # nothing twice
+    server.stop(only_if_unused=False)
+
+
+def test_replay_waits_for_redis_and_keeps_the_spool(settings: Settings, tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool")
+    spool.append("blog.example", [{"id": "a"}, {"id": "b"}])
+    spool.append("other.example", [{"id": "c"}])
+    (tmp_path / "spool" / "spool-999.jsonl").write_text('{"site": "x", "record": {"id"')
+    seen: list[tuple[str, list]] = []
+
+    def down(domain: str, records: list) -> None:
+        from moderation.errors import RedisUnavailable
+
+        raise RedisUnavailable("still down")
+
+    assert spool.replay(down) == 0
+    assert spool.size() == 4
+    assert spool.replay(lambda d, r: seen.append((d, r))) == 3  # the torn line is skipped
+    assert sorted(d for d, _ in seen) == ["blog.example", "other.example"]
+    assert spool.files() == []

@@ -289,3 +289,24 @@ def test_eight_threads_never_claim_the_same_item(svc: Services, keys: dict[str, 
     everything = [item for items in claimed.values() for item in items]
     assert len(everything) == 2000 and len(set(everything)) == 2000
     assert sum(1 for items in claimed.values() if items) > 1  # they really raced
+
+
+def test_moderators_cli(app: Flask, svc: Services, keys: dict[str, str]) -> None:
+    runner = app.test_cli_runner()
+    made = runner.invoke(args=["moderators", "create", "zoe", "--sites", "blog.example",
+                               "--password-stdin"], input=PASSWORD + "\n")  # fmt: skip
+    assert made.exit_code == 0 and "created moderator zoe (blog.example)" in made.output
+    short = runner.invoke(args=["moderators", "create", "yan", "--admin", "--password-stdin"],
+                          input="short\n")  # fmt: skip
+    assert short.exit_code == 1 and "password" in short.output
+    scopeless = runner.invoke(args=["moderators", "create", "xi", "--password-stdin"],
+                              input=PASSWORD + "\n")  # fmt: skip
+    assert scopeless.exit_code == 2
+    prompted = runner.invoke(args=["moderators", "create", "wu", "--admin"],
+                             input=f"{PASSWORD}\n{PASSWORD}\n")  # fmt: skip
+    assert prompted.exit_code == 0
+    listed = runner.invoke(args=["moderators", "list"]).output.splitlines()
+    assert listed == ["wu\tactive\tadmin (all sites)", "zoe\tactive\tblog.example"]
+    assert runner.invoke(args=["moderators", "disable", "zoe"]).exit_code == 0
+    assert "zoe\tdisabled" in runner.invoke(args=["moderators", "list"]).output
+    assert runner.invoke(args=["moderators", "disable", "nobody"]).exit_code == 1

@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run worker test check lint fmt train evaluate bench-accuracy clean
+.PHONY: run worker test check lint fmt train evaluate bench-accuracy bench-campaign clean
 
 # A stamp per requirements file: reinstall only when a pin changes.
 $(BIN)/.runtime: requirements.txt
@@ -67,6 +67,10 @@ $(BIN)/.bench: $(BIN)/.runtime bench/requirements.txt
 ## bench-accuracy: leave-one-video-out vs TF-IDF+LR, SpamBayes, bogofilter -> bench/RESULTS.md
 bench-accuracy: $(BIN)/.bench
 	$(BIN)/python -m bench.accuracy $(if $(DATA),--data $(DATA))
+
+## bench-campaign: spam waves mixed into real ham, through the service -> bench/RESULTS.md
+bench-campaign: $(BIN)/.runtime
+	$(BIN)/python -m bench.campaign $(if $(DATA),--data $(DATA))
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

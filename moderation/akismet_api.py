@@ -20,6 +20,7 @@ import csv
 import io
 import json
 import re
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -172,7 +173,9 @@ def _submit(label: str) -> Response:
     svc = services()
     comment_id = svc.comments.find(site.domain, first(form, "guid"), comment.content)
     if comment_id is not None:
-        svc.comments.feedback(site.domain, comment_id, label)
+        stored, changed = svc.comments.feedback(site.domain, comment_id, label)
+        if changed:
+            svc.campaigns.human(stored.record, label, time.time())
     elif comment.content.strip():
         svc.comments.label_unchecked(site.domain, comment.fields(), label)
     return _text(THANKS)

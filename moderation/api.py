@@ -124,5 +124,8 @@ def feedback(comment_id: str) -> Response:
     label = body.get("label") if isinstance(body, dict) else None
     if label not in LABELS:
         raise ValidationError("must be spam or ham", field="label")
-    stored, changed = services().comments.feedback(site.domain, comment_id, label)
+    svc = services()
+    stored, changed = svc.comments.feedback(site.domain, comment_id, label)
+    if changed:
+        svc.campaigns.human(stored.record, label, time.time())
     return jsonify({**stored.answer(), "changed": changed})

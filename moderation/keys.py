@@ -23,6 +23,11 @@ The whole scheme, under one prefix (``REDIS_PREFIX``, default ``modr:``)::
     {mods}:user:<name>            hash   a moderator: password hash, admin, sites, state
     {mods}:token:<sha256>         string a login token's hash -> moderator (expires)
     {mods}:tokens:<name>          set    a moderator's token keys (to revoke them all)
+    {mods}:batch:<name>:<cluster> string the items of a cluster decision, for its undo
+    {campaign}:band:<n>:<hash>    string an LSH band of a signature -> cluster id (expires)
+    {campaign}:cluster:<id>       hash   a cluster's first signature and first sighting
+    {campaign}:cluster:<id>:<set> zset   members, sites, confirmed, denied, model (by time)
+    {velocity}:<kind>:<hmac>      zset   recent comments of one IP/e-mail/domain/site
     {labels}:stream               stream every label (feedback, decisions) for retraining
 
 Braces are Redis Cluster hash tags: keys changed together in one atomic step
@@ -96,6 +101,9 @@ class Keys:
 
     def moderator_tokens(self, name: str) -> str:
         return f"{self.prefix}{{mods}}:tokens:{name}"
+
+    def cluster_batch(self, name: str, cluster: str) -> str:
+        return f"{self.prefix}{{mods}}:batch:{name}:{cluster}"
 
     # -- the Akismet fallback
     def akismet_circuit(self) -> str:

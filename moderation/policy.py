@@ -10,6 +10,11 @@ Order of precedence:
    ``score >= spam_above`` is spam (discarded when ``>= discard_above``),
    ``score <= ham_below`` is ham, anything between goes to review.
 
+Then the crowd - other comments like this one (:func:`with_crowd`): a
+campaign cluster with a member a human called spam makes this one spam; a
+cluster growing fast across sites adds log-odds to the score; a velocity
+burst turns a ham into a review.
+
 What is left uncertain (the band, or no model) may be asked of Akismet;
 :func:`with_akismet` settles it: when Akismet agrees with the side the
 model leans to (or there is no model to lean), its verdict stands with
@@ -19,8 +24,9 @@ comment goes to review, with Akismet's answer among the reasons.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from training.cutoffs import Cutoffs
@@ -94,3 +100,78 @@ def with_akismet(decision: Decision, score: float | None, answer: str, detail: s
         return Decision(REVIEW, False, decision.source, (reason, *decision.reasons), True)
     reason = {"code": "akismet", "detail": detail}
     return Decision(said, answer == AKISMET_DISCARD, AKISMET, (reason, *evidence))
+
+
+@dataclass(frozen=True)
+class Crowd:
+    """What other comments say about this one: its campaign cluster (counts in
+    the sliding window, this comment included) and any velocity bursts."""
+
+    cluster_size: int = 0
+    sites: int = 0
+    last_hour: int = 0
+    confirmed_spam: int = 0
+    confirmed_ham: int = 0
+    age_seconds: float = 0.0
+    bursts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CrowdRules:
+    growth: int = 5  # members in the last hour ...
+    growth_sites: int = 2  # ... on at least this many sites: a growing campaign
+    boost: float = 2.0  # log-odds added to a growing campaign's members
+
+
+def with_crowd(
+    decision: Decision,
+    score: float | None,
+    cutoffs: Cutoffs | None,
+    crowd: Crowd,
+    rules: CrowdRules,
+) -> tuple[Decision, float | None]:
+    """The decision (and score) after the crowd's evidence (pure)."""
+    if decision.source == RULES and not decision.uncertain:
+        return decision, score  # a hard rule has spoken
+    if crowd.confirmed_spam and not crowd.confirmed_ham:
+        reason = {"code": "campaign", "detail": campaign_detail(crowd)}
+        evidence = tuple(r for r in decision.reasons if r["code"] not in ("uncertain", "no_model"))
+        return Decision(SPAM, False, RULES, (reason, *evidence)), score
+    growing = crowd.last_hour >= rules.growth and crowd.sites >= rules.growth_sites
+    if growing and rules.boost > 0 and score is not None and cutoffs is not None:
+        score = _boost(score, rules.boost)
+        evidence = tuple(r for r in decision.reasons if r["code"] != "uncertain")
+        decision = decide(score, cutoffs, (), evidence)
+        reason = {
+            "code": "campaign_growth",
+            "detail": f"{campaign_detail(crowd)}; score raised to {score:.3f}",
+        }
+        decision = replace(decision, reasons=(reason, *decision.reasons))
+    if crowd.bursts and decision.verdict == HAM:
+        reason = {"code": "velocity", "detail": "; ".join(crowd.bursts)}
+        decision = Decision(REVIEW, False, decision.source, (reason, *decision.reasons))
+    return decision, score
+
+
+def campaign_detail(crowd: Crowd) -> str:
+    """'same text as 37 comments on 5 sites in 2 hours, 12 already marked spam'"""
+    others = crowd.cluster_size - 1
+    sites = "1 site" if crowd.sites == 1 else f"{crowd.sites} sites"
+    comments = f"{others} comment{'s' * (others != 1)}"
+    text = f"same text as {comments} on {sites} in {_span(crowd.age_seconds)}"
+    if crowd.confirmed_spam:
+        text += f", {crowd.confirmed_spam} already marked spam"
+    return text
+
+
+def _span(seconds: float) -> str:
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = round(seconds / size)
+            return f"{n} {unit}{'s' * (n != 1)}"
+    return "under a minute"
+
+
+def _boost(score: float, log_odds: float) -> float:
+    score = min(max(score, 1e-9), 1 - 1e-9)
+    return round(1 / (1 + math.exp(-(math.log(score / (1 - score)) + log_odds))), 6)

@@ -30,6 +30,7 @@ from typing import Any
 
 import redis
 
+from moderation.campaigns import CampaignStore
 from moderation.comments import CommentStore, Stored, review_id
 from moderation.errors import Conflict, NotFound, RedisUnavailable, ValidationError
 from moderation.keys import Keys
@@ -157,12 +158,18 @@ def split_review_id(raw: str) -> tuple[str, str]:
 
 class ReviewQueue:
     def __init__(
-        self, client: redis.Redis, keys: Keys, comments: CommentStore, metrics: Metrics
+        self,
+        client: redis.Redis,
+        keys: Keys,
+        comments: CommentStore,
+        metrics: Metrics,
+        campaigns: CampaignStore,
     ) -> None:
         self.client = client
         self.keys = keys
         self.comments = comments
         self.metrics = metrics
+        self.campaigns = campaigns
         self._claim = client.register_script(_CLAIM)
         self._renew = client.register_script(_RENEW)
         self._decide = client.register_script(_DECIDE)
@@ -199,6 +206,10 @@ class ReviewQueue:
             pipe.zscore(self.keys.claims(domain), comment_id)
         results = pipe.execute()
         now = time.time()
+        clusters = sorted(
+            {c for d in results[0::3] if d for c in [_cluster_of(json.loads(d["record"]))] if c}
+        )
+        sizes = self.campaigns.sizes(clusters) if clusters else {}
         items = []
         for i, (queued_at, domain, comment_id) in enumerate(page):
             data, holder, lease = results[3 * i : 3 * i + 3]
@@ -222,6 +233,7 @@ class ReviewQueue:
                     "status": data["status"],
                     "claimed_by": holder if live else None,
                     "lease_until": float(lease) if live else None,
+                    "cluster": _cluster_item(record, sizes),
                 }
             )
         return items
@@ -319,10 +331,57 @@ class ReviewQueue:
         event, label_event = str(result[1]), str(result[2])
         if label_event != event:
             stored = self._send_label(domain, comment_id, label, moderator.name, event, note)
+            self.campaigns.human(stored.record, label, now)
             queued_at = stored.extra.get("queued_at")
             if outcome == "decided" and queued_at:
                 self.metrics.time_in_queue.observe(max(0.0, now - float(queued_at)))
         return Decided(review_id(domain, comment_id), label, outcome == "decided", event)
+
+    def decide_cluster(
+        self, moderator: Moderator, cluster: str, label: str, note: str, window: float
+    ) -> list[dict[str, Any]]:
+        """Decide every pending member of a campaign cluster this moderator can
+        see, each with its own audit event and label; remembered for the undo."""
+        members = [m.partition(":") for m in self.campaigns.members(cluster)]
+        visible = [(d, c) for d, _, c in members if moderator.may_see(d)]
+        pipe = self.client.pipeline(transaction=False)
+        for domain, comment_id in visible:
+            pipe.hget(self.keys.comment(domain, comment_id), "status")
+        statuses = pipe.execute() if visible else []
+        results: list[dict[str, Any]] = []
+        decided = []
+        for (domain, comment_id), status in zip(visible, statuses, strict=True):
+            if status != "pending":
+                continue
+            item = review_id(domain, comment_id)
+            try:
+                outcome = self.decide(moderator, item, label, note)
+            except (Conflict, NotFound) as exc:
+                results.append({"review_id": item, "ok": False, "error": exc.code,
+                                "message": exc.message})  # fmt: skip
+                continue
+            decided.append(item)
+            results.append({"review_id": item, "ok": True, "changed": outcome.changed})
+        if decided:
+            self.client.set(self.keys.cluster_batch(moderator.name, cluster), json.dumps(decided),
+                            ex=max(1, int(window)))  # fmt: skip
+        return results
+
+    def undo_cluster(self, moderator: Moderator, cluster: str, window: float) -> list[str]:
+        """Undo this moderator's last decision on a cluster, member by member."""
+        key = self.keys.cluster_batch(moderator.name, cluster)
+        raw = self.client.get(key)
+        if not raw:
+            raise Conflict("no decision of yours on this cluster to undo", field="cluster_id")
+        undone = []
+        for item in json.loads(raw):
+            try:
+                self.undo(moderator, item, window)
+            except (Conflict, NotFound):
+                continue  # decided again since, or its window passed
+            undone.append(item)
+        self.client.delete(key)
+        return undone
 
     def undo(self, moderator: Moderator, raw_id: str, window: float) -> str:
         domain, comment_id = self._visible(moderator, raw_id)
@@ -346,6 +405,7 @@ class ReviewQueue:
             raise Conflict(f"decided by {result[1]}; only they or an admin can undo it", field="id")
         event, retracts, label = str(result[1]), str(result[2]), str(result[3])
         stored = self.comments.get(domain, comment_id)
+        self.campaigns.human(stored.record, None, time.time())
         entry = self.comments.label_entry(domain, stored.record, label, "moderator")
         entry.update(type="retract", retracts=f"{domain}:{retracts}", event=f"{domain}:{event}",
                      moderator=moderator.name)  # fmt: skip
@@ -379,3 +439,15 @@ class ReviewQueue:
 def _event_order(event_id: str) -> tuple[int, int]:
     ms, _, seq = event_id.partition("-")
     return int(ms), int(seq or 0)
+
+
+def _cluster_of(record: dict[str, Any]) -> str | None:
+    cluster = (record.get("campaign") or {}).get("cluster")
+    return str(cluster) if cluster else None
+
+
+def _cluster_item(record: dict[str, Any], sizes: dict[str, int]) -> dict[str, Any] | None:
+    cluster = _cluster_of(record)
+    if cluster is None:
+        return None
+    return {"id": cluster, "size": sizes.get(cluster, 0)}

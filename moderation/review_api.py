@@ -199,6 +199,38 @@ def decide_many() -> Response:
     return jsonify(results=results)
 
 
+@bp.post("/review/clusters/<cluster_id>/decision")
+def decide_cluster(cluster_id: str) -> Response:
+    """Every pending member of a campaign cluster, in one action."""
+    mod = moderator()
+    _check_cluster_id(cluster_id)
+    body = _object()
+    svc = services()
+    label = _label(body)
+    results = svc.review.decide_cluster(
+        mod, cluster_id, label, _note(body), svc.settings.undo_seconds
+    )
+    for result in results:
+        if result["ok"]:
+            _count(label, result["changed"])
+    return jsonify(cluster_id=cluster_id, results=results)
+
+
+@bp.post("/review/clusters/<cluster_id>/undo")
+def undo_cluster(cluster_id: str) -> Response:
+    mod = moderator()
+    _check_cluster_id(cluster_id)
+    svc = services()
+    undone = svc.review.undo_cluster(mod, cluster_id, svc.settings.undo_seconds)
+    svc.metrics.undos.inc(len(undone))
+    return jsonify(cluster_id=cluster_id, undone=undone)
+
+
+def _check_cluster_id(raw: str) -> None:
+    if not (0 < len(raw) <= 32 and all(c in "0123456789abcdef" for c in raw)):
+        raise ValidationError("is not a cluster id", field="cluster_id")
+
+
 @bp.post("/review/<path:item>/undo")
 def undo(item: str) -> Response:
     mod = moderator()

@@ -7,28 +7,45 @@ batch are then asked of Akismet together, under one deadline.
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from moderation.akismet_fallback import AkismetFallback
+from moderation.campaigns import Campaign, CampaignStore, signature
 from moderation.comments import CommentStore
 from moderation.current_model import CurrentModel
 from moderation.errors import RedisUnavailable
-from moderation.policy import Decision, decide, with_akismet
+from moderation.policy import Crowd, CrowdRules, Decision, decide, with_akismet, with_crowd
 from moderation.rules import hard_signals
 from moderation.schema import Comment
 from moderation.sites import Site
+from moderation.velocity import VelocityCounter, bursts, identities
 
 
 class Scorer:
     def __init__(
-        self, model: CurrentModel, comments: CommentStore, akismet: AkismetFallback
+        self,
+        model: CurrentModel,
+        comments: CommentStore,
+        akismet: AkismetFallback,
+        campaigns: CampaignStore,
+        velocity: VelocityCounter,
+        crowd_rules: CrowdRules,
+        velocity_limits: dict[str, tuple[int, int, int]],
     ) -> None:
         self.model = model
         self.comments = comments
         self.akismet = akismet
+        self.campaigns = campaigns
+        self.velocity = velocity
+        self.crowd_rules = crowd_rules
+        self.velocity_limits = velocity_limits
+        # The time campaign and velocity windows are measured in (a benchmark
+        # replays a day of comments in seconds by setting its own).
+        self.clock: Callable[[], float] = time.time
 
     def check(self, site: Site, comments: Sequence[Comment]) -> list[dict[str, Any]]:
         loaded = self.model.get()
@@ -50,6 +67,13 @@ class Scorer:
             )
             for i, comment in enumerate(comments)
         ]
+        clusters, counts = self._crowd(site, ids, fields)
+        for i, decision in enumerate(decisions):
+            crowd = _crowd_of(clusters[i], counts[i], self.velocity_limits, self.clock())
+            decisions[i], score_of[i] = with_crowd(
+                decision, score_of[i], cutoffs if loaded is not None else None, crowd,
+                self.crowd_rules,
+            )  # fmt: skip
         akismet = self._ask_akismet(site, ids, fields, score_of, decisions)
         records = []
         for i, decision in enumerate(decisions):
@@ -68,8 +92,45 @@ class Scorer:
             }
             if i in akismet:
                 record["akismet"] = akismet[i]
+            if clusters[i] is not None:
+                record["campaign"] = clusters[i].as_record()  # type: ignore[union-attr]
+            if counts[i]:
+                record["velocity"] = {k: list(v) for k, v in counts[i].items()}
             records.append(record)
+        self._mark_model_spam(site, records)
         return records
+
+    def _crowd(
+        self, site: Site, ids: list[str], fields: list[dict[str, Any]]
+    ) -> tuple[list[Campaign | None], list[dict[str, tuple[int, int, int]]]]:
+        """Each comment's campaign cluster and velocity counts (none while Redis is down)."""
+        now = self.clock()
+        try:
+            clusters = self.campaigns.observe(
+                [(site.domain, ids[i], signature(str(f.get("content", ""))))
+                 for i, f in enumerate(fields)],
+                now,
+            )  # fmt: skip
+            counts = self.velocity.count(
+                [(f"{site.domain}:{ids[i]}", identities(f, site.domain))
+                 for i, f in enumerate(fields)],
+                now,
+            )  # fmt: skip
+        except RedisUnavailable:
+            return [None] * len(ids), [{} for _ in ids]
+        return clusters, counts
+
+    def _mark_model_spam(self, site: Site, records: list[dict[str, Any]]) -> None:
+        now = self.clock()
+        for record in records:
+            cluster = (record.get("campaign") or {}).get("cluster")
+            if cluster and record["verdict"] == "spam" and record["source"] != "rules":
+                try:
+                    self.campaigns.mark(
+                        cluster, f"{site.domain}:{record['id']}", "model", True, now
+                    )
+                except RedisUnavailable:
+                    return
 
     def _ask_akismet(
         self,
@@ -94,3 +155,23 @@ class Scorer:
         for i, answer in zip(uncertain, answers, strict=True):
             decisions[i] = with_akismet(decisions[i], scores[i], answer.answer, answer.detail)
         return {i: a.as_record() for i, a in zip(uncertain, answers, strict=True)}
+
+
+def _crowd_of(
+    campaign: Campaign | None,
+    counts: dict[str, tuple[int, int, int]],
+    limits: dict[str, tuple[int, int, int]],
+    now: float,
+) -> Crowd:
+    found = tuple(b.detail() for b in bursts(counts, limits)) if counts else ()
+    if campaign is None:
+        return Crowd(bursts=found)
+    return Crowd(
+        cluster_size=campaign.size,
+        sites=campaign.sites,
+        last_hour=campaign.last_hour,
+        confirmed_spam=campaign.confirmed,
+        confirmed_ham=campaign.denied,
+        age_seconds=max(0.0, now - campaign.first_seen),
+        bursts=found,
+    )

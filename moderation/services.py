@@ -7,18 +7,22 @@ from dataclasses import dataclass
 from flask import current_app
 from redis import Redis
 
+from moderation import secret_key
 from moderation.akismet_fallback import AkismetFallback
+from moderation.campaigns import CampaignStore
 from moderation.comments import CommentStore
 from moderation.current_model import CurrentModel
 from moderation.keys import Keys
 from moderation.metrics import Metrics
 from moderation.moderators import ModeratorRegistry
+from moderation.policy import CrowdRules
 from moderation.redis_server import EmbeddedRedis
 from moderation.review import ReviewQueue
 from moderation.scoring import Scorer
 from moderation.settings import Settings
 from moderation.sites import SiteRegistry
 from moderation.spool import Spool
+from moderation.velocity import DEFAULT_LIMITS, VelocityCounter
 
 
 @dataclass
@@ -36,6 +40,7 @@ class Services:
     moderators: ModeratorRegistry
     review: ReviewQueue
     spool: Spool
+    campaigns: CampaignStore
 
     @classmethod
     def build(cls, settings: Settings, client: Redis, embedded: EmbeddedRedis | None) -> Services:
@@ -44,6 +49,19 @@ class Services:
         comments = CommentStore(client, keys)
         metrics = Metrics(settings.metrics_dir)
         akismet = AkismetFallback(settings, client, keys, metrics)
+        campaigns = CampaignStore(
+            client,
+            settings.redis_prefix,
+            settings.campaign_window_days * 86400,
+            settings.campaign_similarity,
+        )
+        velocity = VelocityCounter(client, settings.redis_prefix, secret_key.load(settings))
+        scorer = Scorer(
+            model, comments, akismet, campaigns, velocity,
+            CrowdRules(settings.campaign_growth, settings.campaign_growth_sites,
+                       settings.campaign_boost),
+            {**DEFAULT_LIMITS, **dict(settings.velocity_limits)},
+        )  # fmt: skip
         return cls(
             settings=settings,
             redis=client,
@@ -52,12 +70,13 @@ class Services:
             sites=SiteRegistry(client, keys),
             comments=comments,
             model=model,
-            scorer=Scorer(model, comments, akismet),
+            scorer=scorer,
             metrics=metrics,
             akismet=akismet,
             moderators=ModeratorRegistry(client, keys, settings.moderator_token_seconds),
-            review=ReviewQueue(client, keys, comments, metrics),
+            review=ReviewQueue(client, keys, comments, metrics, campaigns),
             spool=Spool(settings.spool_dir),
+            campaigns=campaigns,
         )
 
 

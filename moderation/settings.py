@@ -62,6 +62,17 @@ class Settings:
     webhook_backoff_seconds: float = 5.0
     webhook_retry_seconds: float = 25 * 3600.0
     run_worker: bool = True  # gunicorn's master starts the background worker
+    secret_key: str | None = None  # else VAR_DIR/secret_key, made once
+    # Campaigns: the sliding window, and when a cluster is "growing fast" (this
+    # many members in the last hour, on this many sites) its members' score
+    # gets this many log-odds more.
+    campaign_window_days: float = 7.0
+    campaign_similarity: float = 0.4  # estimated Jaccard to join a cluster
+    campaign_growth: int = 5
+    campaign_growth_sites: int = 2
+    campaign_boost: float = 2.0
+    # Velocity limits per identity kind (minute, hour, day), over the defaults.
+    velocity_limits: tuple[tuple[str, tuple[int, int, int]], ...] = ()
 
     @property
     def embedded_redis(self) -> bool:
@@ -145,6 +156,23 @@ class Settings:
                 _between(float, 1.0, 30 * 86400.0),
             ),
             run_worker=env.get("RUN_WORKER", cls.run_worker, _flag),
+            secret_key=env.get("SECRET_KEY", None, str),
+            campaign_window_days=env.get(
+                "CAMPAIGN_WINDOW_DAYS", cls.campaign_window_days, _between(float, 0.01, 90.0)
+            ),
+            campaign_similarity=env.get(
+                "CAMPAIGN_SIMILARITY", cls.campaign_similarity, _between(float, 0.1, 1.0)
+            ),
+            campaign_growth=env.get(
+                "CAMPAIGN_GROWTH", cls.campaign_growth, _between(int, 2, 10**6)
+            ),
+            campaign_growth_sites=env.get(
+                "CAMPAIGN_GROWTH_SITES", cls.campaign_growth_sites, _between(int, 1, 10**6)
+            ),
+            campaign_boost=env.get(
+                "CAMPAIGN_BOOST", cls.campaign_boost, _between(float, 0.0, 20.0)
+            ),
+            velocity_limits=env.get("VELOCITY_LIMITS", (), _velocity_limits),
         )
 
 
@@ -179,6 +207,27 @@ def _between(kind: type[N], low: N, high: N) -> Callable[[str], N]:
         return value
 
     return parse
+
+
+_VELOCITY_KINDS = ("ip", "email", "email_domain", "url_domain", "site")
+
+
+def _velocity_limits(raw: str) -> tuple[tuple[str, tuple[int, int, int]], ...]:
+    """``ip=5/30/200,site=120/2000/20000``: per kind, most per minute/hour/day."""
+    limits = []
+    for part in raw.split(","):
+        kind, _, values = part.strip().partition("=")
+        numbers = values.split("/")
+        if (
+            kind not in _VELOCITY_KINDS
+            or len(numbers) != 3
+            or not all(n.isdigit() and int(n) > 0 for n in numbers)
+        ):
+            raise ValueError(
+                f"must be kind=minute/hour/day, kind one of {', '.join(_VELOCITY_KINDS)}"
+            )
+        limits.append((kind, (int(numbers[0]), int(numbers[1]), int(numbers[2]))))
+    return tuple(limits)
 
 
 def _flag(raw: str) -> bool:

@@ -1,0 +1,145 @@
+"""Velocity: how fast comments arrive from one IP, e-mail, domain or site.
+
+Each comment is counted under its identities - IP, e-mail, e-mail domain,
+author URL domain, site - in sliding windows of a minute, an hour and a day:
+one sorted set per identity (check time per comment), trimmed to a day and
+capped, so memory is bounded by one day of traffic. Identities are stored as
+keyed hashes (HMAC-SHA256 with the deployment's secret): an IP address or an
+e-mail address never reaches Redis in clear, yet the same one always counts
+together.
+
+The big free-mail providers are left out of the e-mail-domain count: a
+thousand readers on gmail.com are not a campaign.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from moderation.errors import RedisUnavailable
+from training.domains import registrable_domain
+from training.normalize import host_of
+
+WINDOWS = (("minute", 60), ("hour", 3600), ("day", 86400))
+KINDS = ("ip", "email", "email_domain", "url_domain", "site")
+MAX_PER_IDENTITY = 50_000
+FREE_MAIL = frozenset({
+    "gmail.com", "googlemail.com", "yahoo.com", "outlook.com", "hotmail.com", "live.com",
+    "msn.com", "icloud.com", "me.com", "aol.com", "proton.me", "protonmail.com", "gmx.de",
+    "gmx.net", "web.de", "mail.ru", "yandex.ru", "qq.com", "163.com", "126.com", "naver.com",
+})  # fmt: skip
+
+# Limits per kind: most comments per minute, hour, day before it is a burst.
+DEFAULT_LIMITS: dict[str, tuple[int, int, int]] = {
+    "ip": (5, 30, 200),
+    "email": (5, 30, 200),
+    "email_domain": (30, 300, 3000),
+    "url_domain": (20, 200, 2000),
+    "site": (120, 2000, 20000),
+}
+_LABELS = {
+    "ip": "this IP address",
+    "email": "this e-mail address",
+    "email_domain": "this e-mail domain",
+    "url_domain": "this website",
+    "site": "all commenters on this site",
+}
+
+# KEYS[1]: routing key of the {velocity} slot. ARGV: prefix, now, member, cap,
+# then (kind, hashed id) pairs. Returns per pair: minute, hour, day counts.
+_COUNT = """
+local p, now, member, cap = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
+local out = {}
+for i = 5, #ARGV, 2 do
+  local key = p .. ARGV[i] .. ':' .. ARGV[i + 1]
+  redis.call('ZADD', key, now, member)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - 86400)
+  redis.call('ZREMRANGEBYRANK', key, 0, -cap - 1)
+  redis.call('EXPIRE', key, 86400)
+  out[#out + 1] = redis.call('ZCOUNT', key, now - 60, '+inf')
+  out[#out + 1] = redis.call('ZCOUNT', key, now - 3600, '+inf')
+  out[#out + 1] = redis.call('ZCARD', key)
+end
+return out
+"""
+
+
+def identities(fields: Mapping[str, Any], site: str) -> dict[str, str]:
+    """The comment's identities in clear (hashed before they are stored)."""
+    found = {"site": site}
+    if fields.get("user_ip"):
+        found["ip"] = str(fields["user_ip"])
+    email = str(fields.get("author_email") or "").strip().lower()
+    if "@" in email:
+        found["email"] = email
+        domain = registrable_domain(email.rsplit("@", 1)[1])
+        if domain and domain not in FREE_MAIL:
+            found["email_domain"] = domain
+    url = str(fields.get("author_url") or "").strip()
+    if url:
+        host = host_of(url)
+        if host:
+            found["url_domain"] = registrable_domain(host)
+    return found
+
+
+@dataclass(frozen=True)
+class Burst:
+    kind: str
+    window: str
+    count: int
+
+    def detail(self) -> str:
+        return f"{self.count} comments from {_LABELS[self.kind]} in the last {self.window}"
+
+
+def bursts(
+    counts: Mapping[str, tuple[int, int, int]], limits: Mapping[str, tuple[int, int, int]]
+) -> list[Burst]:
+    """Which counts are over their limits (pure)."""
+    found = []
+    for kind, values in counts.items():
+        for (window, _), count, limit in zip(WINDOWS, values, limits[kind], strict=True):
+            if count > limit:
+                found.append(Burst(kind, window, count))
+                break
+    return found
+
+
+class VelocityCounter:
+    def __init__(self, client: redis.Redis, prefix: str, secret: bytes) -> None:
+        self.client = client
+        self.prefix = f"{prefix}{{velocity}}:"
+        self.secret = secret
+        self._count = client.register_script(_COUNT)
+
+    def hashed(self, value: str) -> str:
+        return hmac.new(self.secret, value.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+
+    def count(
+        self, items: list[tuple[str, dict[str, str]]], now: float
+    ) -> list[dict[str, tuple[int, int, int]]]:
+        """Count each (check id, identities); per item, the counts per kind."""
+        pipe = self.client.pipeline(transaction=False)
+        for member, found in items:
+            pairs = [part for kind, value in found.items() for part in (kind, self.hashed(value))]
+            args = [self.prefix, now, member, MAX_PER_IDENTITY, *pairs]
+            self._count(keys=[self.prefix + "route"], args=args, client=pipe)
+        try:
+            results = pipe.execute()
+        except redis.RedisError as exc:
+            raise RedisUnavailable(str(exc)) from exc
+        out = []
+        for (_, found), flat in zip(items, results, strict=True):
+            values = [int(v) for v in flat]
+            out.append(
+                {kind: (values[3 * i], values[3 * i + 1], values[3 * i + 2])
+                 for i, kind in enumerate(found)}
+            )  # fmt: skip
+        return out

@@ -19,6 +19,14 @@ $(BIN)/.dev: $(BIN)/.runtime requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
+# The browser tests drive Debian's Chromium (apt-get; as root, or through sudo).
+$(BIN)/.chromium: $(BIN)/.dev
+	command -v chromium >/dev/null || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get install -y -q chromium || \
+		{ $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium; }; }
+	touch $@
+
 ## run: set up, train the default model if there is none, serve on $PORT (8000)
 run: $(BIN)/.runtime
 	$(BIN)/python -m training train --promote --if-missing
@@ -29,7 +37,7 @@ worker: $(BIN)/.runtime
 	exec $(BIN)/python -m moderation worker
 
 ## test: set up and run the whole test suite (real Redis, real HTTP)
-test: $(BIN)/.dev
+test: $(BIN)/.chromium
 	$(BIN)/python -m pytest
 
 ## lint: formatting, lint and types, as CI checks them

@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import secrets
 from typing import TYPE_CHECKING
 
 from moderation.settings import Settings
@@ -26,7 +27,17 @@ def create_app(settings: Settings | None = None) -> Flask:
     from flask import Flask
     from werkzeug.middleware.proxy_fix import ProxyFix
 
-    from moderation import akismet_api, api, cli, errors, ops, redis_server, review_api
+    from moderation import (
+        akismet_api,
+        api,
+        cli,
+        errors,
+        ops,
+        redis_server,
+        review_api,
+        secret_key,
+        web,
+    )
     from moderation.services import Services
 
     if settings is None:
@@ -57,6 +68,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(akismet_api.bp)
     app.register_blueprint(review_api.bp)
+    app.secret_key = secret_key.load(settings)
+    web.init_app(app, exempt=(api.bp, akismet_api.bp, review_api.bp))
     app.register_blueprint(ops.bp)
     cli.init_app(app)
 
@@ -74,3 +87,16 @@ def _first_start(svc: Services) -> None:
         return
     if key is not None:
         log.warning("first start: created site 'localhost' with key %s (shown once)", key)
+        password = secrets.token_urlsafe(12)
+        try:
+            svc.moderators.create("admin", password, admin=True)
+        except Exception as exc:  # an admin made by hand before the first start
+            log.warning("first start: no admin account made: %s", exc)
+            return
+        log.warning(
+            "first start: moderator 'admin' with password %s (shown once) - log in at "
+            "http://%s:%s/moderate",
+            password,
+            svc.settings.host,
+            svc.settings.port,
+        )

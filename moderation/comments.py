@@ -47,6 +47,10 @@ redis.call('SET', KEYS[4], ARGV[4])
 redis.call('HINCRBY', KEYS[5], 'calls', 1)
 redis.call('HINCRBY', KEYS[5], ARGV[5], 1)
 redis.call('EXPIRE', KEYS[5], 34560000)
+redis.call('HINCRBY', KEYS[6], ARGV[5], 1)
+redis.call('HINCRBY', KEYS[6], 'source:' .. ARGV[6], 1)
+if ARGV[7] == '1' then redis.call('HINCRBY', KEYS[6], 'akismet_calls', 1) end
+redis.call('EXPIRE', KEYS[6], 34560000)
 return {1, ARGV[1], ARGV[2], 'check'}
 """
 
@@ -68,6 +72,10 @@ return 1
 def content_digest(content: str) -> str:
     """What submit-spam/ham without a guid is matched by: the comment's text."""
     return hashlib.sha256(content.strip().encode("utf-8")).hexdigest()
+
+
+def day_of(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d")
 
 
 def month_of(timestamp: float) -> str:
@@ -145,6 +153,7 @@ class CommentStore:
         submit-spam/ham) and counted in the month's usage."""
         now = time.time()
         usage = self.keys.usage(domain, month_of(now))
+        daily = self.keys.daily(domain, day_of(now))
         pipe = self.client.pipeline(transaction=False)
         for record in records:
             content = str(record["fields"].get("content", ""))
@@ -155,6 +164,7 @@ class CommentStore:
                     self.keys.guid(domain, record["guid"]),
                     self.keys.content(domain, content_digest(content)),
                     usage,
+                    daily,
                 ],
                 args=[
                     json.dumps(record),
@@ -162,6 +172,8 @@ class CommentStore:
                     now,
                     record["id"],
                     record["verdict"],
+                    record["source"],
+                    int(bool(record.get("akismet", {}).get("latency_ms") is not None)),
                 ],
                 client=pipe,
             )
@@ -200,6 +212,23 @@ class CommentStore:
         except redis.RedisError as exc:
             raise RedisUnavailable(str(exc)) from exc
         return None
+
+    def daily(self, domains: Sequence[str], days: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Checks per day (all these sites together): by verdict, ``source:<source>``,
+        and ``akismet_calls``."""
+        pipe = self.client.pipeline(transaction=False)
+        for day in days:
+            for domain in domains:
+                pipe.hgetall(self.keys.daily(domain, day))
+        found = iter(pipe.execute())
+        out: dict[str, dict[str, int]] = {}
+        for day in days:
+            totals: dict[str, int] = {}
+            for _ in domains:
+                for k, v in next(found).items():
+                    totals[k] = totals.get(k, 0) + int(v)
+            out[day] = totals
+        return out
 
     def usage(self, domain: str, month: str) -> dict[str, int]:
         try:

@@ -12,6 +12,7 @@ The whole scheme, under one prefix (``REDIS_PREFIX``, default ``modr:``)::
     {site:<domain>}:content:<sha> string sha256 of a comment's text -> id of its last check
     {site:<domain>}:usage:<YYYY-MM> hash calls, verdicts, missed_spam, false_positives,
                                          akismet_calls of the month (expires after a year)
+    {site:<domain>}:daily:<YYYY-MM-DD> hash checks of the day by verdict and source
     {site:<domain>}:claims        zset   claimed queue items -> lease expiry (unix time)
     {site:<domain>}:claimers      hash   claimed queue items -> moderator
     {site:<domain>}:events        stream the audit log: decisions and undos, in order
@@ -24,6 +25,7 @@ The whole scheme, under one prefix (``REDIS_PREFIX``, default ``modr:``)::
     {mods}:token:<sha256>         string a login token's hash -> moderator (expires)
     {mods}:tokens:<name>          set    a moderator's token keys (to revoke them all)
     {mods}:batch:<name>:<cluster> string the items of a cluster decision, for its undo
+    {mods}:login_failures:<who>   string failed web logins of an address or name (expires)
     {campaign}:band:<n>:<hash>    string an LSH band of a signature -> cluster id (expires)
     {campaign}:cluster:<id>       hash   a cluster's first signature and first sighting
     {campaign}:cluster:<id>:<set> zset   members, sites, confirmed, denied, model (by time)
@@ -71,6 +73,9 @@ class Keys:
     def usage(self, domain: str, month: str) -> str:
         return f"{self.prefix}{{site:{domain}}}:usage:{month}"
 
+    def daily(self, domain: str, day: str) -> str:
+        return f"{self.prefix}{{site:{domain}}}:daily:{day}"
+
     def claims(self, domain: str) -> str:
         return f"{self.prefix}{{site:{domain}}}:claims"
 
@@ -101,6 +106,9 @@ class Keys:
 
     def moderator_tokens(self, name: str) -> str:
         return f"{self.prefix}{{mods}}:tokens:{name}"
+
+    def login_failures(self, who: str) -> str:
+        return f"{self.prefix}{{mods}}:login_failures:{who}"
 
     def cluster_batch(self, name: str, cluster: str) -> str:
         return f"{self.prefix}{{mods}}:batch:{name}:{cluster}"

@@ -306,7 +306,11 @@ def test_moderators_cli(app: Flask, svc: Services, keys: dict[str, str]) -> None
                              input=f"{PASSWORD}\n{PASSWORD}\n")  # fmt: skip
     assert prompted.exit_code == 0
     listed = runner.invoke(args=["moderators", "list"]).output.splitlines()
-    assert listed == ["wu\tactive\tadmin (all sites)", "zoe\tactive\tblog.example"]
+    assert listed == [
+        "admin\tactive\tadmin (all sites)",  # made on the first start
+        "wu\tactive\tadmin (all sites)",
+        "zoe\tactive\tblog.example",
+    ]
     assert runner.invoke(args=["moderators", "disable", "zoe"]).exit_code == 0
     assert "zoe\tdisabled" in runner.invoke(args=["moderators", "list"]).output
     assert runner.invoke(args=["moderators", "disable", "nobody"]).exit_code == 1

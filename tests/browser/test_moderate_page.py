@@ -57,7 +57,12 @@ def url(app: Flask) -> Iterator[str]:
         yield base
 
 
-WORDS = ["garden", "recipe", "bicycle", "winter", "guitar", "library", "harbour", "mountain", "coffee", "pattern", "network", "theatre", "lantern", "compiler", "meadow", "violin", "bakery", "glacier", "tractor", "novel", "orchard", "census", "pottery", "satellite", "festival", "jacket", "museum", "kernel", "canyon", "pepper", "ferry", "ribbon", "anchor"]
+WORDS = [
+    "garden", "recipe", "bicycle", "winter", "guitar", "library", "harbour", "mountain",
+    "coffee", "pattern", "network", "theatre", "lantern", "compiler", "meadow", "violin",
+    "bakery", "glacier", "tractor", "novel", "orchard", "census", "pottery", "satellite",
+    "festival", "jacket", "museum", "kernel", "canyon", "pepper", "ferry", "ribbon", "anchor",
+]  # fmt: skip
 
 
 def distinct(i: int) -> str:

@@ -111,6 +111,17 @@ class ModeratorRegistry:
             pipe.hgetall(self.keys.moderator(name))
         return [_from_hash(n, d) for n, d in zip(names, pipe.execute(), strict=True) if d]
 
+    def set_access(self, name: str, admin: bool, sites: Sequence[str]) -> Moderator:
+        moderator = self.get(name)
+        domains = sorted({normalize_domain(s) for s in sites})
+        access = {"admin": "1" if admin else "0", "sites": ",".join(domains)}
+        self.client.hset(self.keys.moderator(moderator.name), mapping=access)
+        return self.get(name)
+
+    def enable(self, name: str) -> None:
+        moderator = self.get(name)
+        self.client.hdel(self.keys.moderator(moderator.name), "disabled_at")
+
     def disable(self, name: str) -> None:
         moderator = self.get(name)
         self.client.hset(self.keys.moderator(moderator.name), "disabled_at", time.time())

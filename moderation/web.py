@@ -84,6 +84,9 @@ def init_app(app: Flask, exempt: Iterable[Blueprint]) -> None:
     for blueprint in exempt:
         csrf.exempt(blueprint)
     app.register_blueprint(bp)
+    from moderation import admin_web
+
+    app.register_blueprint(admin_web.bp)
 
     @app.after_request
     def security_headers(response: Response) -> Response:
@@ -295,7 +298,7 @@ def dashboard() -> str:
         checks=checks,
         akismet_saved=max(0, checks - akismet_calls),
         median_wait=_median(waits),
-        models=_models(),
+        models=model_versions(),
     )
 
 
@@ -407,7 +410,8 @@ def _median(values: list[float]) -> float | None:
     return ordered[len(ordered) // 2]
 
 
-def _models() -> list[dict[str, Any]]:
+def model_versions() -> list[dict[str, Any]]:
+    """The newest model versions with their out-of-fold metrics, newest first."""
     from training import artifact
 
     svc = services()
@@ -416,7 +420,7 @@ def _models() -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     if not root.is_dir():
         return out
-    for path in sorted(root.iterdir(), reverse=True)[:10]:
+    for path in sorted(root.iterdir(), reverse=True)[:20]:
         try:
             manifest = artifact.read_manifest(root, path.name)
         except Exception as exc:  # not a model directory, or an unreadable one

@@ -177,3 +177,43 @@ def test_posts_without_the_csrf_token_are_refused(browser: Browser, url: str, si
     assert "script-src 'self'" in headers["content-security-policy"]
     assert headers["x-frame-options"] == "DENY"
     context.close()
+
+
+def test_admin_pages_manage_sites_moderators_and_models(
+    browser: Browser, url: str, site: dict, svc: Services, models_dir: object
+) -> None:
+    svc.moderators.create("root", PASSWORD, admin=True)
+    context, page = logged_in(browser, url, "root")
+    page.goto(f"{url}/moderate/admin/sites")
+    page.fill("#new-domain", "shop.example")
+    page.get_by_role("button", name="Create").click()
+    key = page.locator("#shown-value").text_content()
+    assert key and key.startswith("mk_")
+    assert svc.sites.authenticate(key).domain == "shop.example"
+    row = page.locator("tr", has_text="shop.example")
+    row.get_by_label("spam above for shop.example").fill("0.9")
+    row.locator("form", has_text="spam").get_by_role("button", name="Save").click()
+    assert svc.sites.get("shop.example").spam_above == 0.9
+    row = page.locator("tr", has_text="shop.example")
+    row.get_by_label("webhook URL for shop.example").fill("https://shop.example/hook")
+    row.locator("form", has=page.get_by_label("webhook URL for shop.example")).get_by_role(
+        "button", name="Save").click()  # fmt: skip
+    assert (page.locator("#shown-value").text_content() or "").startswith("whsec_")
+    assert svc.sites.get("shop.example").webhook_url == "https://shop.example/hook"
+
+    page.goto(f"{url}/moderate/admin/moderators")
+    page.fill("#new-name", "carol")
+    page.fill("#new-password", PASSWORD)
+    page.select_option("#new-sites", ["shop.example"])
+    page.get_by_role("button", name="Create").click()
+    assert svc.moderators.get("carol").sites == {"shop.example"}
+    page.locator("tr", has_text="carol").get_by_role("button", name="Disable").click()
+    assert svc.moderators.get("carol").disabled
+
+    page.goto(f"{url}/moderate/admin/models")
+    expect(page.locator("td", has_text="current")).to_have_count(1)
+    context.close()
+
+    context, page = logged_in(browser, url, "alice")  # not an admin
+    assert page.goto(f"{url}/moderate/admin/sites").status == 403  # type: ignore[union-attr]
+    context.close()

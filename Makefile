@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run worker test check lint fmt train evaluate bench-accuracy bench-campaign clean
+.PHONY: run worker retrain test check lint fmt train evaluate bench-accuracy bench-campaign bench-retrain clean
 
 # A stamp per requirements file: reinstall only when a pin changes.
 $(BIN)/.runtime: requirements.txt
@@ -58,6 +58,10 @@ check: lint test
 train: $(BIN)/.runtime
 	$(BIN)/python -m training train --promote $(if $(DATA),--data $(DATA))
 
+## retrain: the nightly job - drain labels, train a challenger, promote it if not worse
+retrain: $(BIN)/.runtime
+	$(BIN)/python -m training retrain
+
 ## evaluate: metrics of the current model on DATA (default: ../shared/data/youtube-spam)
 evaluate: $(BIN)/.runtime
 	$(BIN)/python -m training evaluate --data $(or $(DATA),../shared/data/youtube-spam)
@@ -79,6 +83,10 @@ bench-accuracy: $(BIN)/.bench
 ## bench-campaign: spam waves mixed into real ham, through the service -> bench/RESULTS.md
 bench-campaign: $(BIN)/.runtime
 	$(BIN)/python -m bench.campaign $(if $(DATA),--data $(DATA))
+
+## bench-retrain: the nightly job on 100,000 labels: wall time, peak memory -> bench/RESULTS.md
+bench-retrain: $(BIN)/.runtime
+	$(BIN)/python -m bench.retrain $(if $(DATA),--data $(DATA))
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

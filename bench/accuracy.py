@@ -40,9 +40,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score, matthews_corrcoef, roc_auc_score
 from sklearn.pipeline import make_pipeline, make_union
 
-from bench import peers, plots
+from bench import peers
 from bench.obfuscate import obfuscate
-from training import datasets
+from training import datasets, plots
 from training.cutoffs import Cutoffs
 from training.datasets import Example
 from training.evaluation import calibration

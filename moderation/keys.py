@@ -31,6 +31,7 @@ The whole scheme, under one prefix (``REDIS_PREFIX``, default ``modr:``)::
     {campaign}:cluster:<id>:<set> zset   members, sites, confirmed, denied, model (by time)
     {velocity}:<kind>:<hmac>      zset   recent comments of one IP/e-mail/domain/site
     {labels}:stream               stream every label (feedback, decisions) for retraining
+    {retrain}:lock                string the running retrain job's token (expires)
 
 Braces are Redis Cluster hash tags: keys changed together in one atomic step
 share one, so the same code runs on a cluster. Domains and comment ids are
@@ -112,6 +113,9 @@ class Keys:
 
     def cluster_batch(self, name: str, cluster: str) -> str:
         return f"{self.prefix}{{mods}}:batch:{name}:{cluster}"
+
+    def retrain_lock(self) -> str:
+        return f"{self.prefix}{{retrain}}:lock"
 
     # -- the Akismet fallback
     def akismet_circuit(self) -> str:

@@ -71,12 +71,23 @@ class Settings:
     campaign_growth: int = 5
     campaign_growth_sites: int = 2
     campaign_boost: float = 2.0
+    # The nightly retraining job.
+    labels_dir_setting: Path | None = None  # LABELS_DIR, else VAR_DIR/labels
+    train_data: tuple[Path, ...] = ()
+    retrain_margin: float = 0.02
+    retrain_keep: int = 10
+    retrain_exclude: tuple[str, ...] = ()
     # Velocity limits per identity kind (minute, hour, day), over the defaults.
     velocity_limits: tuple[tuple[str, tuple[int, int, int]], ...] = ()
 
     @property
     def embedded_redis(self) -> bool:
         return self.redis_url is None
+
+    @property
+    def labels_dir(self) -> Path:
+        """The label dataset on disk: the source of truth for training."""
+        return self.labels_dir_setting or self.var_dir / "labels"
 
     @property
     def spool_dir(self) -> Path:
@@ -173,6 +184,11 @@ class Settings:
                 "CAMPAIGN_BOOST", cls.campaign_boost, _between(float, 0.0, 20.0)
             ),
             velocity_limits=env.get("VELOCITY_LIMITS", (), _velocity_limits),
+            labels_dir_setting=env.get("LABELS_DIR", None, Path),
+            train_data=env.get("TRAIN_DATA", (), _paths),
+            retrain_margin=env.get("RETRAIN_MARGIN", cls.retrain_margin, _between(float, 0.0, 1.0)),
+            retrain_keep=env.get("RETRAIN_KEEP", cls.retrain_keep, _between(int, 1, 1000)),
+            retrain_exclude=env.get("RETRAIN_EXCLUDE", (), _sources),
         )
 
 
@@ -228,6 +244,19 @@ def _velocity_limits(raw: str) -> tuple[tuple[str, tuple[int, int, int]], ...]:
             )
         limits.append((kind, (int(numbers[0]), int(numbers[1]), int(numbers[2]))))
     return tuple(limits)
+
+
+def _paths(raw: str) -> tuple[Path, ...]:
+    """``a.csv:exports/`` (colon-separated, like PATH)."""
+    return tuple(Path(p) for p in raw.split(":") if p.strip())
+
+
+def _sources(raw: str) -> tuple[str, ...]:
+    """``site:spam.example,moderator:bob``."""
+    found = tuple(p.strip() for p in raw.split(",") if p.strip())
+    if not all(p.startswith(("site:", "moderator:")) for p in found):
+        raise ValueError("must be site:<domain> or moderator:<name>, comma-separated")
+    return found
 
 
 def _flag(raw: str) -> bool:

@@ -3,9 +3,13 @@
     python -m training train [--data PATH ...] [--no-starter] [--out DIR] [--promote]
                              [--if-missing]
     python -m training evaluate --data PATH ... [--models DIR] [--version V] [--json]
+    python -m training retrain          the nightly job (training.retrain)
+    python -m training models           versions, their metrics, which is current
+    python -m training rollback [--to VERSION]
 
 ``train`` prints progress to stderr and the new version alone on the last
-line of stdout. Exit status: 0 done, 1 a data or artifact error, 2 usage.
+line of stdout. Exit status: 0 done, 1 a data or artifact error, 2 usage; ``retrain``: 75
+when another run holds the lock.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from pathlib import Path
 
 from moderation.errors import ModerationError
 from moderation.settings import Settings
-from training import artifact, datasets
+from training import artifact, datasets, retrain
 from training.datasets import DatasetError
 from training.evaluation import evaluate_scores, format_report
 from training.train import train
@@ -66,12 +70,27 @@ def main(argv: list[str] | None = None) -> int:
     p_eval.add_argument("--version", help="a version folder (default: the current one)")
     p_eval.add_argument("--json", action="store_true", help="print metrics as JSON")
 
+    commands.add_parser("retrain", help="drain labels, train a challenger, promote if better")
+    commands.add_parser("models", help="list model versions and their metrics")
+    p_back = commands.add_parser("rollback", help="make an earlier version current")
+    p_back.add_argument("--to", help="the version (default: the one before the current)")
+
     args = parser.parse_args(argv)
     try:
         if args.command == "train":
             return _train(args)
+        if args.command == "retrain":
+            outcome = retrain.run(settings, progress=sys.stderr.isatty())
+            if outcome.version:
+                print(outcome.version)
+            return outcome.exit_code
+        if args.command == "models":
+            return _models(settings.models_dir)
+        if args.command == "rollback":
+            print(f"current: {retrain.rollback(settings.models_dir, args.to)}")
+            return 0
         return _evaluate(args)
-    except (DatasetError, ModerationError, OSError) as exc:
+    except (DatasetError, ModerationError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 
@@ -82,6 +101,11 @@ def _train(args: argparse.Namespace) -> int:
         print(f"{args.out} has a current model; not training", file=sys.stderr)
         return 0
     examples = datasets.load(args.data, starter=not args.no_starter)
+    # The golden set stays out of every model, so that retrain can judge
+    # champion and challenger on comments neither has seen.
+    examples = [
+        e for e in examples if e.source != str(datasets.STARTER) or not retrain.is_golden(e.record)
+    ]
     spam = sum(e.label for e in examples)
     print(
         f"training on {len(examples)} comments ({spam} spam, {len(examples) - spam} ham)",
@@ -103,6 +127,23 @@ def _train(args: argparse.Namespace) -> int:
         print(f"promoted {version}", file=sys.stderr)
     print(f"done in {time.monotonic() - started:.1f}s", file=sys.stderr)
     print(version)
+    return 0
+
+
+def _models(models_dir: Path) -> int:
+    current = artifact.current_version(models_dir)
+    if not models_dir.is_dir():
+        print(f"no models in {models_dir}", file=sys.stderr)
+        return 0
+    for path in sorted(models_dir.iterdir()):
+        if not (path / artifact.MANIFEST_FILE).exists():
+            continue
+        manifest = artifact.read_manifest(models_dir, path.name)
+        oof = manifest.get("metrics", {}).get("out_of_fold", {})
+        mark = "*" if path.name == current else " "
+        print(f"{mark} {path.name}  MCC {oof.get('mcc', float('nan')):.3f}"
+              f"  ROC AUC {oof.get('roc_auc', float('nan')):.3f}"
+              f"  n {manifest.get('data', {}).get('n', '?')}")  # fmt: skip
     return 0
 
 

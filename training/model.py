@@ -93,9 +93,16 @@ class SpamModel:
         self._scale = featurizer.column_scale_
 
     @classmethod
-    def fit(cls, records: Sequence[Record], labels: ArrayLike, folds: int = 5) -> SpamModel:
+    def fit(
+        cls,
+        records: Sequence[Record],
+        labels: ArrayLike,
+        folds: int = 5,
+        weights: np.ndarray | None = None,
+    ) -> SpamModel:
         pipeline = build_pipeline(folds=folds)
-        pipeline.fit(list(records), np.asarray(labels))
+        params = {} if weights is None else {"classifier__sample_weight": weights}
+        pipeline.fit(list(records), np.asarray(labels), **params)
         matrix = pipeline.named_steps["features"].transform(list(records))
         return cls(pipeline, np.asarray(matrix.mean(axis=0)).ravel())
 

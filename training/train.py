@@ -40,9 +40,15 @@ def train(examples: Sequence[Example], folds: int = FOLDS) -> Trained:
     # Inner calibration folds must fit inside an outer training fold too.
     inner = max(2, min(folds, smallest_class - smallest_class // folds - 1))
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=SEED)
+    weights = np.array([e.weight for e in examples], dtype=float)
+    # Weights (people's labels count more than the starter corpus) only when
+    # they differ: an unweighted fit stays exactly what it was.
+    params = {"classifier__sample_weight": weights} if np.ptp(weights) > 0 else {}
     held_out = cross_val_predict(
-        build_pipeline(folds=inner), records, labels, cv=splitter, method="predict_proba"
-    )[:, 1]
+        build_pipeline(folds=inner), records, labels, cv=splitter, method="predict_proba",
+        params=params,
+    )[:, 1]  # fmt: skip
     cutoffs = choose_cutoffs(held_out, labels)
     metrics = {"out_of_fold": evaluate_scores(held_out, labels, cutoffs)}
-    return Trained(SpamModel.fit(records, labels, folds=inner), cutoffs, metrics)
+    model = SpamModel.fit(records, labels, folds=inner, weights=weights if params else None)
+    return Trained(model, cutoffs, metrics)

@@ -1,8 +1,8 @@
 """Precision-recall and calibration plots (PNG) of held-out scores.
 
-Plain functions of scores and labels, so the training report can draw the
-same pictures. matplotlib is a benchmark dependency (bench/requirements.txt),
-not a service one; it is imported here only, with the file-only Agg backend.
+Plain functions of scores and labels, used by the benchmark and by the
+retraining report. matplotlib is imported here only (lazily, with the
+file-only Agg backend), so the service never loads it.
 """
 
 from __future__ import annotations

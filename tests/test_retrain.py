@@ -146,3 +146,53 @@ def test_two_runs_at_once_never_both_train(app: Flask, svc: Services) -> None:
         thread.join()
     assert sorted(o.exit_code for o in outcomes) == [0, retrain.LOCKED]
     assert not svc.redis.exists(svc.keys.retrain_lock())  # released when done
+
+
+def test_a_source_that_disagrees_with_everyone_is_reported_and_can_be_excluded(
+    app: Flask, svc: Services
+) -> None:
+    assert retrain.run(svc.settings, say=lambda line: None).promoted  # a real champion first
+    starter = datasets.load([], starter=True)
+    rng = random.Random(5)
+    honest = rng.sample(starter, 60)
+    flipped = rng.sample(starter, 40)
+    add_labels(svc, [(e.record["content"], "spam" if e.label else "ham") for e in honest])
+    add_labels(svc, [(e.record["content"], "ham" if e.label else "spam") for e in flipped],
+               site="poison.example")  # fmt: skip
+    said: list[str] = []
+    outcome = retrain.run(svc.settings, say=said.append)
+    flagged = [s["source"] for s in outcome.summary["suspect_sources"]]
+    assert "site:poison.example" in flagged and "site:blog.example" not in flagged
+    assert any("suspect label source site:poison.example" in line for line in said)
+    entries = list(labels.read(svc.settings.labels_dir))
+    kept = labels.resolve(entries, frozenset({"site:poison.example"}))
+    assert {e["site"] for e in kept.strong} == {"blog.example"}
+
+
+def test_a_promotion_under_load_fails_no_request(app: Flask, svc: Services) -> None:
+    key = svc.sites.create("blog.example")
+    headers = {"Authorization": f"Bearer {key}"}
+    versions: list[str] = []
+    failures: list[int] = []
+    stop = threading.Event()
+    with serving(app) as url:
+
+        def load() -> None:
+            while not stop.is_set():
+                response = requests.post(f"{url}/api/v1/comments/check", headers=headers,
+                                         json={"content": "is this fine?"}, timeout=30)  # fmt: skip
+                if response.status_code != 200:
+                    failures.append(response.status_code)
+                else:
+                    versions.append(response.json()["model_version"])
+
+        threads = [threading.Thread(target=load) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        outcome = retrain.run(svc.settings, say=lambda line: None)
+        time.sleep(0.5)
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert outcome.promoted and not failures
+    assert versions[-1] == outcome.version and versions[0] != outcome.version

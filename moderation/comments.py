@@ -39,8 +39,8 @@ end
 redis.call('HSET', KEYS[1], 'record', ARGV[1], 'status', ARGV[2],
            'status_source', 'check', 'updated_at', ARGV[3])
 if ARGV[2] == 'pending' then
-  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
-  redis.call('HSET', KEYS[1], 'queued_at', ARGV[3])
+  redis.call('ZADD', KEYS[2], ARGV[8], ARGV[4])
+  redis.call('HSET', KEYS[1], 'queued_at', ARGV[8])
 end
 redis.call('SET', KEYS[3], ARGV[4])
 redis.call('SET', KEYS[4], ARGV[4])
@@ -72,6 +72,13 @@ return 1
 def content_digest(content: str) -> str:
     """What submit-spam/ham without a guid is matched by: the comment's text."""
     return hashlib.sha256(content.strip().encode("utf-8")).hexdigest()
+
+
+def _timestamp(iso: Any, default: float) -> float:
+    try:
+        return datetime.fromisoformat(str(iso)).timestamp()
+    except ValueError:
+        return default
 
 
 def day_of(timestamp: float) -> str:
@@ -174,6 +181,9 @@ class CommentStore:
                     record["verdict"],
                     record["source"],
                     int(bool(record.get("akismet", {}).get("latency_ms") is not None)),
+                    # Queued as of the check: a comment replayed from the spool
+                    # after an outage keeps its place in the queue.
+                    min(now, _timestamp(record.get("checked_at"), now)),
                 ],
                 client=pipe,
             )

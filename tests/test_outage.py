@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from moderation import create_app
@@ -46,6 +47,7 @@ def test_comments_checked_while_redis_is_down_reach_the_queue_exactly_once(
     assert unknown.status_code == 503  # a key never seen cannot be checked without Redis
 
     server.ensure_running()
+    replayed_at = time.time()
     worker = Worker(svc)
     assert worker.replay_spool() == 5
     assert Spool(own.spool_dir).size() == 0 and Spool(own.spool_dir).files() == []
@@ -55,7 +57,10 @@ def test_comments_checked_while_redis_is_down_reach_the_queue_exactly_once(
     for comment_id in ("o1", "o2", "o3"):
         stored = svc.comments.get("blog.example", comment_id)
         assert stored.record["fields"]["content"] == f"outage {comment_id}"
+        # Queued as of its check during the outage, not as of the replay.
+        assert float(stored.extra["queued_at"]) < replayed_at
     assert worker.replay_spool() == 0  # nothing twice
+    svc.redis.connection_pool.disconnect()
     server.stop(only_if_unused=False)
 
 

@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run worker retrain test check lint fmt train evaluate bench-accuracy bench-campaign bench-retrain clean
+.PHONY: run worker retrain test check lint fmt train evaluate bench-accuracy bench-campaign bench-retrain bench-latency clean
 
 # A stamp per requirements file: reinstall only when a pin changes.
 $(BIN)/.runtime: requirements.txt
@@ -87,6 +87,10 @@ bench-campaign: $(BIN)/.runtime
 ## bench-retrain: the nightly job on 100,000 labels: wall time, peak memory -> bench/RESULTS.md
 bench-retrain: $(BIN)/.runtime
 	$(BIN)/python -m bench.retrain $(if $(DATA),--data $(DATA))
+
+## bench-latency: in-process scoring latency vs scikit-learn, SpamBayes, bogofilter -> bench/RESULTS.md
+bench-latency: $(BIN)/.bench
+	$(BIN)/python -m bench.latency $(if $(DATA),--data $(DATA))
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -32,7 +32,7 @@ class PeerMissing(RuntimeError):
     pass
 
 
-def _text(record: Record) -> str:
+def text_of(record: Record) -> str:
     return str(record.get("content") or "").replace("\ufeff", "")
 
 
@@ -44,15 +44,15 @@ def fit_spambayes(examples: Sequence[Example]) -> Scorer:
         raise PeerMissing("pip install -r bench/requirements.txt") from exc
     classifier = Classifier(ClassifierDb())
     for example in examples:
-        classifier.learn(list(tokenize_text(_text(example.record))), bool(example.label))
+        classifier.learn(list(tokenize_text(text_of(example.record))), bool(example.label))
 
     def score(records: Sequence[Record]) -> np.ndarray:
-        return np.array([classifier.spamprob(list(tokenize_text(_text(r)))) for r in records])
+        return np.array([classifier.spamprob(list(tokenize_text(text_of(r)))) for r in records])
 
     return score
 
 
-def _message(text: str) -> str:
+def message(text: str) -> str:
     # mbox "From " lines inside a body are escaped, as mail tools do.
     body = "\n".join(">" + line if line.startswith("From ") else line for line in text.splitlines())
     return (
@@ -61,22 +61,34 @@ def _message(text: str) -> str:
     )
 
 
-def fit_bogofilter(examples: Sequence[Example]) -> Scorer:
+def bogofilter_binary() -> str:
     binary = shutil.which("bogofilter")
     if binary is None:
         raise PeerMissing("apt-get install bogofilter (make bench-accuracy does it)")
+    return binary
+
+
+def train_bogofilter(examples: Sequence[Example]) -> Path:
+    """bogofilter's word lists trained on the examples; the folder they are in."""
+    binary = bogofilter_binary()
     workdir = Path(tempfile.mkdtemp(prefix="bogofilter-"))
     for label, flag in ((1, "-s"), (0, "-n")):
         mbox = workdir / f"train-{label}.mbox"
-        mbox.write_text("".join(_message(_text(e.record)) for e in examples if e.label == label))
+        mbox.write_text("".join(message(text_of(e.record)) for e in examples if e.label == label))
         subprocess.run([binary, "-C", "-d", str(workdir), "-M", flag, "-I", str(mbox)], check=True)
+    return workdir
+
+
+def fit_bogofilter(examples: Sequence[Example]) -> Scorer:
+    binary = bogofilter_binary()
+    workdir = train_bogofilter(examples)
 
     def score(records: Sequence[Record]) -> np.ndarray:
         with tempfile.TemporaryDirectory(dir=workdir) as messages:
             paths = []
             for i, record in enumerate(records):
                 path = Path(messages) / f"{i:06d}"
-                path.write_text(_message(_text(record)))
+                path.write_text(message(text_of(record)))
                 paths.append(str(path))
             out = subprocess.run(
                 [binary, "-C", "-d", str(workdir), "-T", "-B", *paths],

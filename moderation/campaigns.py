@@ -176,11 +176,23 @@ class CampaignStore:
     ) -> list[Campaign | None]:
         """Add each (site, comment id, signature) to its cluster; the clusters."""
         pipe = self.client.pipeline(transaction=False)
-        signed = []
+        self.queue(pipe, items, now)
+        try:
+            return self.parse(items, pipe.execute())
+        except redis.RedisError as exc:
+            raise RedisUnavailable(str(exc)) from exc
+
+    def queue(
+        self,
+        pipe: redis.client.Pipeline,
+        items: list[tuple[str, str, np.ndarray | None]],
+        now: float,
+    ) -> None:
+        """Queue :meth:`observe`'s work on a pipeline (the scorer sends it together
+        with the velocity counts: one round trip); :meth:`parse` reads the answers."""
         for site, comment_id, sig in items:
             if sig is None:
                 continue
-            signed.append(True)
             self._observe(
                 keys=[self.prefix + "route"],
                 args=[self.prefix, f"{site}:{comment_id}", site, now, self.window,
@@ -188,32 +200,51 @@ class CampaignStore:
                       MAX_MEMBERS, *bands(sig)],
                 client=pipe,
             )  # fmt: skip
-        try:
-            results = iter(pipe.execute()) if signed else iter(())
-        except redis.RedisError as exc:
-            raise RedisUnavailable(str(exc)) from exc
+
+    def parse(
+        self, items: list[tuple[str, str, np.ndarray | None]], results: list[Any]
+    ) -> list[Campaign | None]:
+        """The clusters, from the answers :meth:`queue` queued (in the same order)."""
+        answers = iter(results)
         out: list[Campaign | None] = []
         for _, _, sig in items:
             if sig is None:
                 out.append(None)
                 continue
-            r = next(results)
+            r = next(answers)
             size, sites, last_hour, confirmed, denied, model = (int(v) for v in r[1:7])
             out.append(Campaign(str(r[0]), size, sites, last_hour, confirmed, denied, model,
                                 float(r[7] or 0)))  # fmt: skip
         return out
 
+    def signed(self, items: list[tuple[str, str, np.ndarray | None]]) -> int:
+        """How many answers :meth:`queue` asks for."""
+        return sum(sig is not None for _, _, sig in items)
+
     def mark(self, cluster: str, member: str, mark: str, on: bool, now: float) -> None:
         """Record (or, ``on=False``, withdraw) a verdict on a member of a cluster."""
-        key = f"{self.prefix}cluster:{cluster}:{mark}"
+        pipe = self.client.pipeline(transaction=False)
+        self.queue_mark(pipe, cluster, member, mark, on, now)
         try:
-            if on:
-                self.client.zadd(key, {member: now})
-                self.client.expire(key, self.window)
-            else:
-                self.client.zrem(key, member)
+            pipe.execute()
         except redis.RedisError as exc:
             raise RedisUnavailable(str(exc)) from exc
+
+    def queue_mark(
+        self,
+        pipe: redis.client.Pipeline,
+        cluster: str,
+        member: str,
+        mark: str,
+        on: bool,
+        now: float,
+    ) -> None:
+        key = f"{self.prefix}cluster:{cluster}:{mark}"
+        if on:
+            pipe.zadd(key, {member: now})
+            pipe.expire(key, self.window)
+        else:
+            pipe.zrem(key, member)
 
     def human(self, record: dict[str, Any], label: str | None, now: float) -> None:
         """A person's verdict on a checked comment (``None``: withdrawn by an undo)."""

@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import redis
+
 from moderation.akismet_fallback import AkismetFallback
 from moderation.campaigns import Campaign, CampaignStore, signature
 from moderation.comments import CommentStore
@@ -67,9 +69,10 @@ class Scorer:
             )
             for i, comment in enumerate(comments)
         ]
-        clusters, counts = self._crowd(site, ids, fields)
+        now = self.clock()
+        clusters, counts = self._crowd(site, ids, fields, now)
         for i, decision in enumerate(decisions):
-            crowd = _crowd_of(clusters[i], counts[i], self.velocity_limits, self.clock())
+            crowd = _crowd_of(clusters[i], counts[i], self.velocity_limits, now)
             decisions[i], score_of[i] = with_crowd(
                 decision, score_of[i], cutoffs if loaded is not None else None, crowd,
                 self.crowd_rules,
@@ -97,40 +100,43 @@ class Scorer:
             if counts[i]:
                 record["velocity"] = {k: list(v) for k, v in counts[i].items()}
             records.append(record)
-        self._mark_model_spam(site, records)
+        self._mark_model_spam(site, records, now)
         return records
 
     def _crowd(
-        self, site: Site, ids: list[str], fields: list[dict[str, Any]]
+        self, site: Site, ids: list[str], fields: list[dict[str, Any]], now: float
     ) -> tuple[list[Campaign | None], list[dict[str, tuple[int, int, int]]]]:
-        """Each comment's campaign cluster and velocity counts (none while Redis is down)."""
-        now = self.clock()
+        """Each comment's campaign cluster and velocity counts, in one Redis round
+        trip (none while Redis is down)."""
+        signed = [(site.domain, ids[i], signature(str(f.get("content", ""))))
+                  for i, f in enumerate(fields)]  # fmt: skip
+        who = [
+            (f"{site.domain}:{ids[i]}", identities(f, site.domain)) for i, f in enumerate(fields)
+        ]
+        pipe = self.comments.client.pipeline(transaction=False)
+        self.campaigns.queue(pipe, signed, now)
+        self.velocity.queue(pipe, who, now)
         try:
-            clusters = self.campaigns.observe(
-                [(site.domain, ids[i], signature(str(f.get("content", ""))))
-                 for i, f in enumerate(fields)],
-                now,
-            )  # fmt: skip
-            counts = self.velocity.count(
-                [(f"{site.domain}:{ids[i]}", identities(f, site.domain))
-                 for i, f in enumerate(fields)],
-                now,
-            )  # fmt: skip
-        except RedisUnavailable:
+            results = pipe.execute()
+        except redis.RedisError:
             return [None] * len(ids), [{} for _ in ids]
-        return clusters, counts
+        split = self.campaigns.signed(signed)
+        return self.campaigns.parse(signed, results[:split]), self.velocity.parse(
+            who, results[split:]
+        )
 
-    def _mark_model_spam(self, site: Site, records: list[dict[str, Any]]) -> None:
-        now = self.clock()
+    def _mark_model_spam(self, site: Site, records: list[dict[str, Any]], now: float) -> None:
+        """Count the model's spam verdicts in their clusters (one round trip)."""
+        pipe = self.comments.client.pipeline(transaction=False)
         for record in records:
             cluster = (record.get("campaign") or {}).get("cluster")
             if cluster and record["verdict"] == "spam" and record["source"] != "rules":
-                try:
-                    self.campaigns.mark(
-                        cluster, f"{site.domain}:{record['id']}", "model", True, now
-                    )
-                except RedisUnavailable:
-                    return
+                member = f"{site.domain}:{record['id']}"
+                self.campaigns.queue_mark(pipe, cluster, member, "model", True, now)
+        try:
+            pipe.execute()
+        except redis.RedisError:
+            return  # a missing mark costs a count, not an answer
 
     def _ask_akismet(
         self,

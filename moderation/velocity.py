@@ -127,14 +127,24 @@ class VelocityCounter:
     ) -> list[dict[str, tuple[int, int, int]]]:
         """Count each (check id, identities); per item, the counts per kind."""
         pipe = self.client.pipeline(transaction=False)
+        self.queue(pipe, items, now)
+        try:
+            return self.parse(items, pipe.execute())
+        except redis.RedisError as exc:
+            raise RedisUnavailable(str(exc)) from exc
+
+    def queue(
+        self, pipe: redis.client.Pipeline, items: list[tuple[str, dict[str, str]]], now: float
+    ) -> None:
+        """Queue :meth:`count`'s work on a pipeline; one answer per item."""
         for member, found in items:
             pairs = [part for kind, value in found.items() for part in (kind, self.hashed(value))]
             args = [self.prefix, now, member, MAX_PER_IDENTITY, *pairs]
             self._count(keys=[self.prefix + "route"], args=args, client=pipe)
-        try:
-            results = pipe.execute()
-        except redis.RedisError as exc:
-            raise RedisUnavailable(str(exc)) from exc
+
+    def parse(
+        self, items: list[tuple[str, dict[str, str]]], results: list[Any]
+    ) -> list[dict[str, tuple[int, int, int]]]:
         out = []
         for (_, found), flat in zip(items, results, strict=True):
             values = [int(v) for v in flat]

@@ -128,3 +128,12 @@ class Keys:
     def pattern(self) -> str:
         """Glob matching every key of this deployment (tests, purge)."""
         return f"{self.prefix}*"
+
+
+def stream_order(stream_id: str) -> tuple[int, int]:
+    """A Redis stream id (``<ms>-<seq>``) as a sortable pair; (0, 0) if it is not one."""
+    ms, _, seq = str(stream_id).partition("-")
+    try:
+        return int(ms), int(seq or 0)
+    except ValueError:
+        return 0, 0

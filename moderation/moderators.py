@@ -44,9 +44,6 @@ class Moderator:
     def may_see(self, domain: str) -> bool:
         return self.admin or domain in self.sites
 
-    def visible(self, domains: list[str]) -> list[str]:
-        return [d for d in domains if self.may_see(d)]
-
 
 def normalize_name(raw: str) -> str:
     name = raw.strip().lower()

@@ -33,7 +33,7 @@ import redis
 from moderation.campaigns import CampaignStore
 from moderation.comments import CommentStore, Stored, review_id
 from moderation.errors import Conflict, NotFound, RedisUnavailable, ValidationError
-from moderation.keys import Keys
+from moderation.keys import Keys, stream_order
 from moderation.metrics import Metrics
 from moderation.moderators import Moderator
 
@@ -260,7 +260,7 @@ class ReviewQueue:
         events = [
             {"event": event_id, **fields} for stream in streams for event_id, fields in stream
         ]
-        events.sort(key=lambda e: _event_order(e["event"]), reverse=True)
+        events.sort(key=lambda e: stream_order(e["event"]), reverse=True)
         return events[:limit]
 
     # -- claiming
@@ -329,6 +329,8 @@ class ReviewQueue:
         if outcome == "claimed":
             raise Conflict(f"claimed by {result[1]}; wait until the lease ends", field="id")
         event, label_event = str(result[1]), str(result[2])
+        if outcome == "decided":
+            self.metrics.decisions.labels(label).inc()
         if label_event != event:
             stored = self._send_label(domain, comment_id, label, moderator.name, event, note)
             self.campaigns.human(stored.record, label, now)
@@ -336,6 +338,22 @@ class ReviewQueue:
             if outcome == "decided" and queued_at:
                 self.metrics.time_in_queue.observe(max(0.0, now - float(queued_at)))
         return Decided(review_id(domain, comment_id), label, outcome == "decided", event)
+
+    def decide_each(
+        self, moderator: Moderator, ids: Sequence[str], label: str, note: str = ""
+    ) -> list[dict[str, Any]]:
+        """Decide each item on its own: one refused (claimed by another, missing)
+        does not stop the rest, and the answer says which."""
+        results: list[dict[str, Any]] = []
+        for item in ids:
+            try:
+                outcome = self.decide(moderator, item, label, note)
+            except (Conflict, NotFound, ValidationError) as exc:
+                results.append({"review_id": item, "ok": False, "error": exc.code,
+                                "message": exc.message})  # fmt: skip
+                continue
+            results.append({"review_id": item, "ok": True, "changed": outcome.changed})
+        return results
 
     def decide_cluster(
         self, moderator: Moderator, cluster: str, label: str, note: str, window: float
@@ -348,20 +366,10 @@ class ReviewQueue:
         for domain, comment_id in visible:
             pipe.hget(self.keys.comment(domain, comment_id), "status")
         statuses = pipe.execute() if visible else []
-        results: list[dict[str, Any]] = []
-        decided = []
-        for (domain, comment_id), status in zip(visible, statuses, strict=True):
-            if status != "pending":
-                continue
-            item = review_id(domain, comment_id)
-            try:
-                outcome = self.decide(moderator, item, label, note)
-            except (Conflict, NotFound) as exc:
-                results.append({"review_id": item, "ok": False, "error": exc.code,
-                                "message": exc.message})  # fmt: skip
-                continue
-            decided.append(item)
-            results.append({"review_id": item, "ok": True, "changed": outcome.changed})
+        pending = [review_id(d, c) for (d, c), status in zip(visible, statuses, strict=True)
+                   if status == "pending"]  # fmt: skip
+        results = self.decide_each(moderator, pending, label, note)
+        decided = [r["review_id"] for r in results if r["ok"]]
         if decided:
             self.client.set(self.keys.cluster_batch(moderator.name, cluster), json.dumps(decided),
                             ex=max(1, int(window)))  # fmt: skip
@@ -434,11 +442,6 @@ class ReviewQueue:
             # Not "forbidden": an item of a site you cannot see does not exist for you.
             raise NotFound(f"no queue item {raw_id}", field="id")
         return domain, comment_id
-
-
-def _event_order(event_id: str) -> tuple[int, int]:
-    ms, _, seq = event_id.partition("-")
-    return int(ms), int(seq or 0)
 
 
 def _cluster_of(record: dict[str, Any]) -> str | None:

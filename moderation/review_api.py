@@ -19,7 +19,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from moderation.api import json_body, observe, start_timer
 from moderation.comments import LABELS
-from moderation.errors import AuthError, Conflict, NotFound, ValidationError
+from moderation.errors import AuthError, ValidationError
 from moderation.moderators import Moderator
 from moderation.services import services
 
@@ -59,7 +59,7 @@ def _limit(raw: Any, default: int, field: str = "limit") -> int:
     return value
 
 
-def _sites(mod: Moderator, wanted: str | None) -> list[str]:
+def sites_of(mod: Moderator, wanted: str | None = None) -> list[str]:
     """The sites this request covers: the one asked for, or all the moderator may see."""
     svc = services()
     if wanted:
@@ -130,7 +130,7 @@ def list_queue() -> Response:
     if status != "pending":
         raise ValidationError("only pending is listed (the history has the rest)", field="status")
     limit = _limit(request.args.get("limit"), 50)
-    sites = _sites(mod, request.args.get("site"))
+    sites = sites_of(mod, request.args.get("site"))
     after = _cursor(request.args.get("cursor"))
     svc = services()
     items = svc.review.items(sites, limit, after)
@@ -151,7 +151,7 @@ def claim() -> Response:
         raise ValidationError("must be a site domain", field="site")
     svc = services()
     lease = svc.settings.review_lease_seconds
-    ids = svc.review.claim(mod, _sites(mod, site), limit, lease)
+    ids = svc.review.claim(mod, sites_of(mod, site), limit, lease)
     svc.metrics.claims.inc(len(ids))
     return jsonify(claimed=ids, lease_seconds=lease)
 
@@ -175,7 +175,6 @@ def decide(item: str) -> Response:
     mod = moderator()
     body = _object()
     decided = services().review.decide(mod, item, _label(body), _note(body))
-    _count(decided.label, decided.changed)
     return jsonify(review_id=decided.review_id, label=decided.label, changed=decided.changed)
 
 
@@ -185,17 +184,7 @@ def decide_many() -> Response:
     missing) does not stop the rest, and the answer says which."""
     mod = moderator()
     body = _object()
-    label, note = _label(body), _note(body)
-    results = []
-    for item in _ids(body):
-        try:
-            decided = services().review.decide(mod, item, label, note)
-        except (ValidationError, Conflict, NotFound) as exc:
-            results.append({"review_id": item, "ok": False, "error": exc.code,
-                            "message": exc.message})  # fmt: skip
-            continue
-        _count(decided.label, decided.changed)
-        results.append({"review_id": item, "ok": True, "changed": decided.changed})
+    results = services().review.decide_each(mod, _ids(body), _label(body), _note(body))
     return jsonify(results=results)
 
 
@@ -206,13 +195,9 @@ def decide_cluster(cluster_id: str) -> Response:
     _check_cluster_id(cluster_id)
     body = _object()
     svc = services()
-    label = _label(body)
     results = svc.review.decide_cluster(
-        mod, cluster_id, label, _note(body), svc.settings.undo_seconds
+        mod, cluster_id, _label(body), _note(body), svc.settings.undo_seconds
     )
-    for result in results:
-        if result["ok"]:
-            _count(label, result["changed"])
     return jsonify(cluster_id=cluster_id, results=results)
 
 
@@ -247,13 +232,8 @@ def history() -> Response:
     before = request.args.get("before") or None
     if before is not None and not _is_event_id(before):
         raise ValidationError("must be an event id from an earlier page", field="before")
-    events = services().review.history(_sites(mod, request.args.get("site")), limit, before)
+    events = services().review.history(sites_of(mod, request.args.get("site")), limit, before)
     return jsonify(events=events)
-
-
-def _count(label: str, changed: bool) -> None:
-    if changed:
-        services().metrics.decisions.labels(label).inc()
 
 
 def _encode_cursor(queued_at: float, site: str, comment_id: str) -> str:

@@ -41,6 +41,7 @@ from moderation import charts
 from moderation.comments import LABELS
 from moderation.errors import ApiError, AuthError, Conflict, NotFound, ValidationError
 from moderation.moderators import Moderator
+from moderation.review_api import sites_of
 from moderation.services import services
 
 bp = Blueprint("web", __name__, url_prefix="/moderate")
@@ -199,7 +200,7 @@ def _login_failed(username: str) -> None:
 def queue() -> str:
     moderator = me()
     svc = services()
-    sites = _sites_of(moderator)
+    sites = sites_of(moderator)
     return render_template(
         "moderate/queue.html",
         moderator=moderator,
@@ -216,7 +217,7 @@ def history() -> str:
     svc = services()
     site = request.args.get("site") or None
     who = request.args.get("moderator") or None
-    sites = [site] if site and moderator.may_see(site) else _sites_of(moderator)
+    sites = [site] if site and moderator.may_see(site) else sites_of(moderator)
     events = svc.review.history(sites, 500)
     if who:
         events = [e for e in events if e.get("moderator") == who]
@@ -235,7 +236,7 @@ def history() -> str:
         "moderate/history.html",
         moderator=moderator,
         events=events[:200],
-        sites=_sites_of(moderator),
+        sites=sites_of(moderator),
         site=site,
         who=who,
         moderators=moderators,
@@ -258,7 +259,7 @@ def history_undo() -> Any:
 def dashboard() -> str:
     moderator = me()
     svc = services()
-    sites = _sites_of(moderator)
+    sites = sites_of(moderator)
     depth = svc.review.depth(sites)
     days = [(datetime.now(UTC) - timedelta(days=d)).strftime("%Y-%m-%d") for d in range(13, -1, -1)]
     daily = svc.comments.daily(sites, days)
@@ -312,14 +313,14 @@ def api_claim() -> Response:
     svc = services()
     body = request.get_json(silent=True) or {}
     site = body.get("site") or None
-    sites = [site] if site and moderator.may_see(site) else _sites_of(moderator)
+    sites = [site] if site and moderator.may_see(site) else sites_of(moderator)
     svc.review.claim(moderator, sites, CLAIM_BATCH, svc.settings.review_lease_seconds)
     items = [i for i in svc.review.items(sites, 500) if i["claimed_by"] == moderator.name]
     for item in items:
         # Moderators see a keyed hash of the IP (enough to spot repeats), not the IP.
         ip = item["fields"].pop("user_ip", None)
         item["ip_hash"] = svc.scorer.velocity.hashed(ip)[:12] if ip else None
-    return jsonify(items=items, depth=svc.review.depth(_sites_of(moderator)))
+    return jsonify(items=items, depth=svc.review.depth(sites_of(moderator)))
 
 
 @bp.post("/api/renew")
@@ -344,17 +345,7 @@ def api_decide() -> Response:
     label = body.get("label")
     if label not in LABELS:
         raise ValidationError("must be ham or spam", field="label")
-    results = []
-    svc = services()
-    for item in _ids(body):
-        try:
-            decided = svc.review.decide(me(), item, str(label))
-            if decided.changed:
-                svc.metrics.decisions.labels(str(label)).inc()
-            results.append({"review_id": item, "ok": True})
-        except (Conflict, NotFound, ValidationError) as exc:
-            results.append({"review_id": item, "ok": False, "message": exc.message})
-    return jsonify(results=results)
+    return jsonify(results=services().review.decide_each(me(), _ids(body), str(label)))
 
 
 @bp.post("/api/decide-cluster")
@@ -388,12 +379,6 @@ def _ids(body: dict[str, Any]) -> list[str]:
     if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
         raise ValidationError("must be a list of review ids", field="ids")
     return ids[:500]
-
-
-def _sites_of(moderator: Moderator) -> list[str]:
-    if moderator.admin:
-        return [s.domain for s in services().sites.list()]
-    return sorted(moderator.sites)
 
 
 def _when(at: Any) -> str:

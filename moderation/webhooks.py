@@ -34,7 +34,7 @@ from typing import Any
 import redis
 import requests
 
-from moderation.keys import Keys
+from moderation.keys import Keys, stream_order
 from moderation.metrics import Metrics
 from moderation.settings import Settings
 from moderation.sites import WEBHOOK_GROUP, Site, SiteRegistry
@@ -175,7 +175,7 @@ class WebhookSender:
         lease = self.settings.webhook_timeout * 2 + 5
         for site in self.hooked_sites():
             retry = self.keys.webhook_retry(site.domain)
-            due = sorted(self._take_due(keys=[retry], args=[time.time(), lease]), key=_order)
+            due = sorted(self._take_due(keys=[retry], args=[time.time(), lease]), key=stream_order)
             stream = self.keys.events(site.domain)
             for event_id in due:
                 found = self.client.xrange(stream, event_id, event_id)
@@ -204,7 +204,7 @@ class WebhookSender:
             self.metrics.webhooks.labels("delivered").inc()
         else:
             tries = int(self.client.hincrby(self.keys.webhook_tries(domain), event_id, 1))
-            age = time.time() - _order(event_id)[0] / 1000
+            age = time.time() - stream_order(event_id)[0] / 1000
             if age > self.settings.webhook_retry_seconds:
                 log.error("webhook for %s:%s given up after %d attempts: %s",
                           domain, event_id, tries, delivery.detail)  # fmt: skip
@@ -255,8 +255,3 @@ class WebhookSender:
         except redis.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
-
-
-def _order(event_id: str) -> tuple[int, int]:
-    ms, _, seq = event_id.partition("-")
-    return int(ms), int(seq or 0)

@@ -28,6 +28,7 @@ from typing import Any
 
 import redis
 
+from moderation.keys import stream_order
 from training.datasets import Example
 
 log = logging.getLogger(__name__)
@@ -127,7 +128,7 @@ def resolve(entries: list[dict[str, Any]], exclude: frozenset[str] = frozenset()
     strong: dict[tuple[str, str], dict[str, Any]] = {}
     weak: dict[tuple[str, str], dict[str, Any]] = {}
     tests = retracted = 0
-    for entry in sorted(entries, key=lambda e: _order(e.get("key", "0-0"))):
+    for entry in sorted(entries, key=lambda e: stream_order(e.get("key", "0-0"))):
         if str(entry.get("is_test")) == "1":
             tests += 1
             continue
@@ -174,11 +175,3 @@ def examples(resolved: Resolved, now: float | None = None) -> list[Example]:
         )
         out.append(Example(fields, label, source=f"labels:{entry.get('source')}", weight=weight))
     return out
-
-
-def _order(key: str) -> tuple[int, int]:
-    ms, _, seq = str(key).partition("-")
-    try:
-        return int(ms), int(seq or 0)
-    except ValueError:
-        return 0, 0

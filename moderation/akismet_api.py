@@ -131,14 +131,7 @@ def comment_check() -> Response:
     form = _params()
     site = _site(form)
     _require(form, "blog", "user_ip")
-    comment = comment_from_form(form)
-    svc = services()
-    records = svc.scorer.check(site, [comment])
-    stored = api.save_or_spool(site.domain, records)
-    svc.metrics.serving(svc.model.version)
-    record = stored[0].record
-    svc.metrics.checks.labels(record["verdict"], record["source"]).inc()
-    return _check_answer(stored[0])
+    return _check_answer(api.check_and_store(site, [comment_from_form(form)])[0])
 
 
 def _check_answer(stored: Stored) -> Response:

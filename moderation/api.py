@@ -15,7 +15,7 @@ from flask import Blueprint, Response, g, jsonify, request
 
 from moderation.comments import LABELS, Stored, status_for
 from moderation.errors import AuthError, RedisUnavailable, ValidationError
-from moderation.schema import MAX_BATCH, parse_comment, parse_comment_id
+from moderation.schema import MAX_BATCH, Comment, parse_comment, parse_comment_id
 from moderation.services import services
 from moderation.sites import Site
 
@@ -61,16 +61,18 @@ def _check(site: Site, items: list[Any], where: str) -> list[dict[str, Any]]:
     comments = [
         parse_comment(item, f"{where}[{i}]." if where else "") for i, item in enumerate(items)
     ]
+    return [item.answer() for item in check_and_store(site, comments)]
+
+
+def check_and_store(site: Site, comments: list[Comment]) -> list[Stored]:
+    """Check comments, store them (or spool them), count them: what every
+    checking route does, native or Akismet's."""
     svc = services()
-    records = svc.scorer.check(site, comments)
-    stored = save_or_spool(site.domain, records)
+    stored = save_or_spool(site.domain, svc.scorer.check(site, comments))
     svc.metrics.serving(svc.model.version)
-    answers = []
     for item in stored:
-        answer = item.answer()
-        svc.metrics.checks.labels(answer["verdict"], answer["source"]).inc()
-        answers.append(answer)
-    return answers
+        svc.metrics.checks.labels(item.record["verdict"], item.record["source"]).inc()
+    return stored
 
 
 def save_or_spool(domain: str, records: list[dict[str, Any]]) -> list[Stored]:

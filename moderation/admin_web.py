@@ -15,15 +15,15 @@ from werkzeug.wrappers import Response
 from moderation.errors import ApiError
 from moderation.moderators import Moderator
 from moderation.services import services
-from moderation.web import current, login_required
+from moderation.web import login_required, me
 from training import artifact
 
 bp = Blueprint("admin", __name__, url_prefix="/moderate/admin")
 
 
 def admin() -> Moderator:
-    moderator = current()
-    if moderator is None or not moderator.admin:
+    moderator = me()
+    if not moderator.admin:
         abort(403)
     return moderator
 

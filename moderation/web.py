@@ -27,6 +27,7 @@ from flask import (
     Flask,
     Response,
     abort,
+    g,
     jsonify,
     redirect,
     render_template,
@@ -110,7 +111,8 @@ def current() -> Moderator | None:
 def login_required(view: F) -> F:
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if current() is None:
+        g.moderator = current()  # read once per request; me() returns it
+        if g.moderator is None:
             if request.path.startswith("/moderate/api/"):
                 return jsonify(error={"code": "unauthorized", "message": "log in again"}), 401
             return redirect(url_for("web.login", next=request.path))
@@ -120,7 +122,7 @@ def login_required(view: F) -> F:
 
 
 def me() -> Moderator:
-    moderator = current()
+    moderator: Moderator | None = g.get("moderator")
     if moderator is None:
         abort(401)
     return moderator

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import redis
 
-from moderation.errors import RedisUnavailable
+from moderation.errors import redis_errors
 from training.normalize import normalize
 
 PERMUTATIONS = 100
@@ -177,10 +177,8 @@ class CampaignStore:
         """Add each (site, comment id, signature) to its cluster; the clusters."""
         pipe = self.client.pipeline(transaction=False)
         self.queue(pipe, items, now)
-        try:
+        with redis_errors():
             return self.parse(items, pipe.execute())
-        except redis.RedisError as exc:
-            raise RedisUnavailable(str(exc)) from exc
 
     def queue(
         self,
@@ -225,10 +223,8 @@ class CampaignStore:
         """Record (or, ``on=False``, withdraw) a verdict on a member of a cluster."""
         pipe = self.client.pipeline(transaction=False)
         self.queue_mark(pipe, cluster, member, mark, on, now)
-        try:
+        with redis_errors():
             pipe.execute()
-        except redis.RedisError as exc:
-            raise RedisUnavailable(str(exc)) from exc
 
     def queue_mark(
         self,
@@ -263,8 +259,6 @@ class CampaignStore:
 
     def members(self, cluster: str) -> list[str]:
         """``site:comment id`` of each member in the window, oldest first."""
-        try:
+        with redis_errors():
             return [str(m) for m in self.client.zrange(f"{self.prefix}cluster:{cluster}:members",
                                                           0, -1)]  # fmt: skip
-        except redis.RedisError as exc:
-            raise RedisUnavailable(str(exc)) from exc

@@ -23,7 +23,7 @@ from typing import Any
 
 import redis
 
-from moderation.errors import NotFound, RedisUnavailable
+from moderation.errors import NotFound, redis_errors
 from moderation.keys import Keys
 from moderation.policy import HAM, REVIEW, SPAM
 
@@ -187,10 +187,8 @@ class CommentStore:
                 ],
                 client=pipe,
             )
-        try:
+        with redis_errors():
             results = pipe.execute()
-        except redis.RedisError as exc:
-            raise RedisUnavailable(str(exc)) from exc
         # Each result is [created?, record, status, source]; a repeat of an id
         # gets the first record back, so "created" needs no separate handling.
         return [
@@ -203,15 +201,13 @@ class CommentStore:
         pipe = self.client.pipeline(transaction=False)
         for comment_id in ids:
             pipe.exists(self.keys.comment(domain, comment_id))
-        try:
+        with redis_errors():
             found = pipe.execute()
-        except redis.RedisError as exc:
-            raise RedisUnavailable(str(exc)) from exc
         return {comment_id for comment_id, hit in zip(ids, found, strict=True) if hit}
 
     def find(self, domain: str, guid: str = "", content: str = "") -> str | None:
         """The id of a checked comment, by its guid or else by its text."""
-        try:
+        with redis_errors():
             if guid:
                 found = self.client.get(self.keys.guid(domain, guid))
                 if found:
@@ -219,8 +215,6 @@ class CommentStore:
             if content.strip():
                 found = self.client.get(self.keys.content(domain, content_digest(content)))
                 return str(found) if found else None
-        except redis.RedisError as exc:
-            raise RedisUnavailable(str(exc)) from exc
         return None
 
     def daily(self, domains: Sequence[str], days: Sequence[str]) -> dict[str, dict[str, int]]:
@@ -241,10 +235,8 @@ class CommentStore:
         return out
 
     def usage(self, domain: str, month: str) -> dict[str, int]:
-        try:
+        with redis_errors():
             data = self.client.hgetall(self.keys.usage(domain, month))
-        except redis.RedisError as exc:
-            raise RedisUnavailable(str(exc)) from exc
         return {k: int(v) for k, v in data.items()}
 
     def label_unchecked(self, domain: str, fields: dict[str, Any], label: str) -> None:
@@ -262,10 +254,8 @@ class CommentStore:
                 pipe.xadd(
                     self.keys.labels(), self.label_entry(domain, item.record, label, "akismet")
                 )
-        try:
+        with redis_errors():
             pipe.execute()
-        except redis.RedisError as exc:
-            raise RedisUnavailable(str(exc)) from exc
 
     def label_entry(
         self, domain: str, record: dict[str, Any], label: str, source: str
@@ -295,16 +285,12 @@ class CommentStore:
     ) -> None:
         record = {"id": comment_id, "fields": fields, "model_version": model_version,
                   "score": score}  # fmt: skip
-        try:
+        with redis_errors():
             self.client.xadd(self.keys.labels(), self.label_entry(domain, record, label, source))
-        except redis.RedisError as exc:
-            raise RedisUnavailable(str(exc)) from exc
 
     def get(self, domain: str, comment_id: str) -> Stored:
-        try:
+        with redis_errors():
             data = self.client.hgetall(self.keys.comment(domain, comment_id))
-        except redis.RedisError as exc:
-            raise RedisUnavailable(str(exc)) from exc
         if not data:
             raise NotFound(f"no comment {comment_id} for this site", field="id")
         extra = {k: v for k, v in data.items() if k not in ("record", "status", "status_source")}
@@ -324,7 +310,7 @@ class CommentStore:
         record = current.record
         entry = self.label_entry(domain, record, label, "feedback")
         counter = correction(record["verdict"], label) if current.status_source == "check" else ""
-        try:
+        with redis_errors():
             self.client.xadd(self.keys.labels(), entry)
             self._set_status(
                 keys=[
@@ -334,6 +320,4 @@ class CommentStore:
                 ],
                 args=[label, "feedback", entry["at"], comment_id, counter],
             )
-        except redis.RedisError as exc:
-            raise RedisUnavailable(str(exc)) from exc
         return Stored(record, label, "feedback"), True

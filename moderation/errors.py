@@ -19,7 +19,10 @@ Every HTTP error, ours or Werkzeug's (404, 405, 413), is answered as
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+import redis
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
@@ -43,6 +46,15 @@ class ArtifactError(ModerationError):
 
 class RedisUnavailable(ModerationError):
     """Redis did not answer; the request cannot be served correctly without it."""
+
+
+@contextmanager
+def redis_errors() -> Iterator[None]:
+    """Redis trouble inside becomes RedisUnavailable (a 503 with Retry-After)."""
+    try:
+        yield
+    except redis.RedisError as exc:
+        raise RedisUnavailable(str(exc)) from exc
 
 
 class ApiError(ModerationError):

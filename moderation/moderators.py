@@ -21,7 +21,14 @@ from dataclasses import dataclass
 import redis
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from moderation.errors import AuthError, Conflict, NotFound, RedisUnavailable, ValidationError
+from moderation.errors import (
+    AuthError,
+    Conflict,
+    NotFound,
+    RedisUnavailable,
+    ValidationError,
+    redis_errors,
+)
 from moderation.keys import Keys
 from moderation.sites import normalize_domain
 
@@ -153,11 +160,9 @@ class ModeratorRegistry:
     def authenticate(self, token: str) -> Moderator:
         if not token.startswith(TOKEN_PREFIX) or len(token) > 128:
             raise AuthError("unknown or expired token")
-        try:
+        with redis_errors():
             name = self.client.get(self.keys.moderator_token(_digest(token)))
             data = self.client.hgetall(self.keys.moderator(name)) if name else {}
-        except redis.RedisError as exc:
-            raise RedisUnavailable(str(exc)) from exc
         if not name or not data:
             raise AuthError("unknown or expired token")
         moderator = _from_hash(str(name), data)

@@ -32,7 +32,7 @@ import redis
 
 from moderation.campaigns import CampaignStore
 from moderation.comments import CommentStore, Stored, review_id
-from moderation.errors import Conflict, NotFound, RedisUnavailable, ValidationError
+from moderation.errors import Conflict, NotFound, ValidationError, redis_errors
 from moderation.keys import Keys, stream_order
 from moderation.metrics import Metrics
 from moderation.moderators import Moderator
@@ -180,7 +180,7 @@ class ReviewQueue:
         self, domains: Sequence[str], limit: int, after: tuple[float, str, str] | None = None
     ) -> list[dict[str, Any]]:
         """Pending items of these sites, oldest first, after the cursor (queued_at, site, id)."""
-        try:
+        with redis_errors():
             pipe = self.client.pipeline(transaction=False)
             for domain in domains:
                 low = after[0] if after else "-inf"
@@ -195,8 +195,6 @@ class ReviewQueue:
             candidates.sort()
             page = candidates[:limit]
             return self._describe(page)
-        except redis.RedisError as exc:
-            raise RedisUnavailable(str(exc)) from exc
 
     def _describe(self, page: list[tuple[float, str, str]]) -> list[dict[str, Any]]:
         pipe = self.client.pipeline(transaction=False)
@@ -253,10 +251,8 @@ class ReviewQueue:
         for domain in domains:
             pipe.xrevrange(self.keys.events(domain), max=f"({before}" if before else "+",
                            count=limit)  # fmt: skip
-        try:
+        with redis_errors():
             streams = pipe.execute()
-        except redis.RedisError as exc:
-            raise RedisUnavailable(str(exc)) from exc
         events = [
             {"event": event_id, **fields} for stream in streams for event_id, fields in stream
         ]
@@ -270,7 +266,7 @@ class ReviewQueue:
         """Up to ``limit`` unclaimed items, site by site in the given order."""
         now = time.time()
         claimed: list[str] = []
-        try:
+        with redis_errors():
             for domain in domains:
                 if len(claimed) >= limit:
                     break
@@ -280,8 +276,6 @@ class ReviewQueue:
                     args=[now, now + lease, moderator.name, limit - len(claimed)],
                 )  # fmt: skip
                 claimed.extend(review_id(domain, str(i)) for i in got)
-        except redis.RedisError as exc:
-            raise RedisUnavailable(str(exc)) from exc
         return claimed
 
     def renew(self, moderator: Moderator, ids: Sequence[str], lease: float) -> list[str]:
@@ -299,30 +293,26 @@ class ReviewQueue:
             if moderator.may_see(domain):
                 by_site.setdefault(domain, []).append(comment_id)
         changed: list[str] = []
-        try:
+        with redis_errors():
             for domain, comment_ids in by_site.items():
                 done = self._renew(
                     keys=[self.keys.claims(domain), self.keys.claimers(domain)],
                     args=[moderator.name, lease_until, *comment_ids],
                 )
                 changed.extend(review_id(domain, str(i)) for i in done)
-        except redis.RedisError as exc:
-            raise RedisUnavailable(str(exc)) from exc
         return changed
 
     # -- deciding
     def decide(self, moderator: Moderator, raw_id: str, label: str, note: str = "") -> Decided:
         domain, comment_id = self._visible(moderator, raw_id)
         now = time.time()
-        try:
+        with redis_errors():
             result = self._decide(
                 keys=[self.keys.comment(domain, comment_id), self.keys.pending(domain),
                       self.keys.claims(domain), self.keys.claimers(domain),
                       self.keys.events(domain)],
                 args=[label, moderator.name, now, comment_id, note, domain],
             )  # fmt: skip
-        except redis.RedisError as exc:
-            raise RedisUnavailable(str(exc)) from exc
         outcome = result[0]
         if outcome == "missing":
             raise NotFound(f"no queue item {raw_id}", field="id")
@@ -393,15 +383,13 @@ class ReviewQueue:
 
     def undo(self, moderator: Moderator, raw_id: str, window: float) -> str:
         domain, comment_id = self._visible(moderator, raw_id)
-        try:
+        with redis_errors():
             result = self._undo(
                 keys=[self.keys.comment(domain, comment_id), self.keys.pending(domain),
                       self.keys.events(domain)],
                 args=[moderator.name, time.time(), window, comment_id,
                       int(moderator.admin), domain],
             )  # fmt: skip
-        except redis.RedisError as exc:
-            raise RedisUnavailable(str(exc)) from exc
         outcome = result[0]
         if outcome == "missing":
             raise NotFound(f"no queue item {raw_id}", field="id")
@@ -417,10 +405,8 @@ class ReviewQueue:
         entry = self.comments.label_entry(domain, stored.record, label, "moderator")
         entry.update(type="retract", retracts=f"{domain}:{retracts}", event=f"{domain}:{event}",
                      moderator=moderator.name)  # fmt: skip
-        try:
+        with redis_errors():
             self.client.xadd(self.keys.labels(), entry)
-        except redis.RedisError as exc:
-            raise RedisUnavailable(str(exc)) from exc
         return event
 
     def _send_label(
@@ -429,11 +415,9 @@ class ReviewQueue:
         stored = self.comments.get(domain, comment_id)
         entry = self.comments.label_entry(domain, stored.record, label, "moderator")
         entry.update(type="label", event=f"{domain}:{event}", moderator=moderator, note=note)
-        try:
+        with redis_errors():
             self.client.xadd(self.keys.labels(), entry)
             self.client.hset(self.keys.comment(domain, comment_id), "label_event", event)
-        except redis.RedisError as exc:
-            raise RedisUnavailable(str(exc)) from exc
         return stored
 
     def _visible(self, moderator: Moderator, raw_id: str) -> tuple[str, str]:

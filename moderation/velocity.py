@@ -22,7 +22,7 @@ from typing import Any
 
 import redis
 
-from moderation.errors import RedisUnavailable
+from moderation.errors import redis_errors
 from training.domains import registrable_domain
 from training.normalize import host_of
 
@@ -128,10 +128,8 @@ class VelocityCounter:
         """Count each (check id, identities); per item, the counts per kind."""
         pipe = self.client.pipeline(transaction=False)
         self.queue(pipe, items, now)
-        try:
+        with redis_errors():
             return self.parse(items, pipe.execute())
-        except redis.RedisError as exc:
-            raise RedisUnavailable(str(exc)) from exc
 
     def queue(
         self, pipe: redis.client.Pipeline, items: list[tuple[str, dict[str, str]]], now: float

@@ -37,12 +37,17 @@ def observe(response: Response) -> Response:
     return response
 
 
+def bearer_token(missing: str) -> str:
+    """The credential of ``Authorization: Bearer <it>``; AuthError(missing) without one."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthError(missing)
+    return token.strip()
+
+
 def authenticated_site() -> Site:
-    header = request.headers.get("Authorization", "")
-    scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
-        raise AuthError("send the site key as Authorization: Bearer <key>")
-    return services().sites.authenticate(key.strip())
+    key = bearer_token("send the site key as Authorization: Bearer <key>")
+    return services().sites.authenticate(key)
 
 
 def json_body() -> Any:

@@ -17,9 +17,9 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from moderation.api import json_body, observe, start_timer
+from moderation.api import bearer_token, json_body, observe, start_timer
 from moderation.comments import LABELS
-from moderation.errors import AuthError, ValidationError
+from moderation.errors import ValidationError
 from moderation.moderators import Moderator
 from moderation.services import services
 
@@ -30,12 +30,11 @@ bp.after_request(observe)
 MAX_LIMIT = 500
 
 
+_LOG_IN = "log in at /api/v1/auth/login and send Authorization: Bearer <token>"
+
+
 def moderator() -> Moderator:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise AuthError("log in at /api/v1/auth/login and send Authorization: Bearer <token>")
-    return services().moderators.authenticate(token.strip())
+    return services().moderators.authenticate(bearer_token(_LOG_IN))
 
 
 def _object() -> dict[str, Any]:
@@ -118,8 +117,7 @@ def login() -> Response:
 @bp.post("/auth/logout")
 def logout() -> Response:
     moderator()
-    token = request.headers["Authorization"].partition(" ")[2].strip()
-    services().moderators.logout(token)
+    services().moderators.logout(bearer_token(_LOG_IN))
     return jsonify(ok=True)
 
 

@@ -38,11 +38,7 @@ def precision_recall_png(curves: Scores, path: Path, title: str) -> Path:
     ax.set(xlabel="spam recall", ylabel="precision", title=title, xlim=(0, 1.01), ylim=(0.5, 1.01))
     ax.grid(alpha=0.3)
     ax.legend(loc="lower left")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def calibration_png(curves: Scores, path: Path, title: str, bins: int = 10) -> Path:
@@ -64,11 +60,7 @@ def calibration_png(curves: Scores, path: Path, title: str, bins: int = 10) -> P
     ax.legend(loc="upper left")
     hist.set(xlabel="score (predicted P(spam))", ylabel="comments", yscale="log")
     hist.grid(alpha=0.3)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def histogram_png(curves: Scores, path: Path, title: str, bins: int = 20) -> Path:
@@ -82,6 +74,10 @@ def histogram_png(curves: Scores, path: Path, title: str, bins: int = 20) -> Pat
         ax.hist(clipped[labels == 1], bins=edges, alpha=0.6, label="spam")
         ax.set(title=f"{name}: {title}", xlabel="score", ylabel="comments", yscale="log")
         ax.legend()
+    return _save(plt, fig, path)
+
+
+def _save(plt: Any, fig: Any, path: Path) -> Path:
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)

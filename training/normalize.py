@@ -27,6 +27,7 @@ import html
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 from training.domains import BARE_DOMAIN_RE, is_bare_domain
 
@@ -162,6 +163,9 @@ def bare_domains(text: str) -> tuple[str, ...]:
     )
 
 
+# A checked comment is normalised twice on the scoring path - by the
+# featurizer and by the campaign signature - so the last few are remembered.
+@lru_cache(maxsize=256)
 def normalize(raw: str) -> Normalized:
     text, had_html = html_to_text(raw)
     if "&" in text:

@@ -8,8 +8,8 @@ import pytest
 
 from tests.conftest import tiny_examples
 from training.features import meta_features
-from training.model import _reason
 from training.normalize import normalize
+from training.reasons import reason as _reason
 from training.train import train
 
 

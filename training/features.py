@@ -36,7 +36,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from training.domains import is_ip, is_shortener, registrable_domain
 from training.normalize import Normalized, host_of, normalize
-from training.scripts import lang_mismatch, script_counts
+from training.scripts import char_classes, lang_mismatch
 
 FEATURIZER_VERSION = 3
 
@@ -93,11 +93,13 @@ def _author_features(feats: dict[str, float], record: Record) -> None:
 def _text_features(feats: dict[str, float], record: Record, norm: Normalized) -> None:
     text = norm.text
     feats["length"] = math.log1p(len(text)) / 8
-    scripts = script_counts(text)
+    classes = char_classes(text)
+    scripts = classes.scripts
     letters = sum(scripts.values())
     if letters:
-        feats["caps_ratio"] = sum(ch.isupper() for ch in text) / letters
-        dominant, count = scripts.most_common(1)[0]
+        feats["caps_ratio"] = classes.upper / letters
+        dominant = max(scripts, key=scripts.__getitem__)  # most_common(1), without heapq
+        count = scripts[dominant]
         if dominant != "latin":
             # Not for Latin: present in nearly every training comment, it would
             # act as a second intercept that text without letters (":)") lacks.
@@ -107,9 +109,8 @@ def _text_features(feats: dict[str, float], record: Record, norm: Normalized) ->
         if lang_mismatch(scripts, str(record.get("lang") or "")):
             feats["lang_mismatch"] = 1.0
     if text:
-        feats["digit_ratio"] = sum(ch.isdigit() for ch in text) / len(text)
-        symbols = sum(not (ch.isalnum() or ch.isspace()) for ch in text)
-        feats["symbol_ratio"] = symbols / len(text)
+        feats["digit_ratio"] = classes.digits / len(text)
+        feats["symbol_ratio"] = classes.symbols / len(text)
 
 
 def meta_features(record: Record, norm: Normalized) -> dict[str, float]:
@@ -135,6 +136,13 @@ def meta_features(record: Record, norm: Normalized) -> dict[str, float]:
     return feats
 
 
+def text_and_meta(record: Record) -> tuple[str, dict[str, float]]:
+    """What the n-gram blocks read (the normalised, lower-cased text) and the
+    metadata features: every path from a record to features starts here."""
+    norm = normalize(str(record.get("content") or ""))
+    return norm.text.lower(), meta_features(record, norm)
+
+
 class Featurizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     """Records (mappings with ``content``) to a sparse matrix with named columns."""
 
@@ -145,9 +153,9 @@ class Featurizer(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     def _prepare(self, records: Sequence[Record]) -> tuple[list[str], list[dict[str, float]]]:
         texts, metas = [], []
         for record in records:
-            norm = normalize(str(record.get("content") or ""))
-            texts.append(norm.text.lower())
-            metas.append(meta_features(record, norm))
+            text, meta = text_and_meta(record)
+            texts.append(text)
+            metas.append(meta)
         return texts, metas
 
     def fit(self, records: Sequence[Record], y: Any = None) -> Featurizer:

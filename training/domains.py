@@ -53,6 +53,7 @@ BARE_DOMAIN_RE = re.compile(
 )
 
 
+@lru_cache(maxsize=4096)
 def _is_ip(host: str) -> bool:
     try:
         ipaddress.ip_address(host.strip("[]"))
@@ -89,4 +90,11 @@ def is_bare_domain(name: str, tld: str, has_path: bool) -> bool:
     tld = tld.lower()
     if not has_path and (tld in _AMBIGUOUS_TLDS or (len(tld) > 2 and tld not in _COMMON_GTLDS)):
         return False
+    return _is_public_tld(tld)
+
+
+@lru_cache(maxsize=4096)
+def _is_public_tld(tld: str) -> bool:
+    # Cached: the list's lookup prepares the name on every call, and the same
+    # few top-level domains come up again and again.
     return bool(_ICANN.is_public(tld))

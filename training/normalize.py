@@ -26,8 +26,8 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from training.domains import BARE_DOMAIN_RE, is_bare_domain
 
@@ -74,11 +74,17 @@ _REPEAT_RE = re.compile(r"([^\W\d_w]|[!?$*])\1{2,}")
 _SPACED_HINT = re.compile(r" [^\W\d_] [^\W\d_] ")
 _DOTTED_HINT = re.compile(r"[.*-][^\W\d_][.*-]")
 _REPEAT_HINT = re.compile(r"(.)\1\1", re.DOTALL)
+# A bare domain has a dot between a letter or digit and a letter (a full
+# stop is followed by a space); the dot first, so the scan is a fast search
+# for "." (same flag: IGNORECASE lets [a-z] match "ı" and "İ" too).
+_BARE_DOMAIN_HINT = re.compile(r"\.(?<=[a-z0-9]\.)[a-z]", re.IGNORECASE)
 _TRAILING_PUNCT = ".,;:!?"
 
 
-@dataclass(frozen=True, slots=True)
-class Normalized:
+class Normalized(NamedTuple):
+    """A named tuple rather than a frozen dataclass: built for every comment,
+    and a frozen dataclass's ``__init__`` goes through ``object.__setattr__``."""
+
     text: str
     urls: tuple[str, ...]
     hosts: tuple[str, ...]
@@ -162,7 +168,7 @@ def join_spaced(text: str) -> tuple[str, int]:
 
 def bare_domains(text: str) -> tuple[str, ...]:
     """Links written without a scheme or ``www.`` (``example.net/page``)."""
-    if "." not in text:
+    if not _BARE_DOMAIN_HINT.search(text):
         return ()
     return tuple(
         m.group(0).rstrip(_TRAILING_PUNCT)

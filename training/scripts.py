@@ -12,8 +12,8 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 # Unicode name prefixes -> script; the first word of a letter's name is its
 # script for every script we care about ("CJK" and "HIRAGANA" are grouped as
@@ -73,8 +73,7 @@ def _script_of_char(ch: str) -> str:
     return _SCRIPT_OF_PREFIX.get(prefix, "other")
 
 
-@dataclass(frozen=True, slots=True)
-class CharClasses:
+class CharClasses(NamedTuple):
     """Letters per script, and how many characters are capitals, digits and
     symbols (neither alphanumeric nor space) - by ``str``'s own predicates."""
 

@@ -31,7 +31,9 @@ from typing import Any
 import numpy as np
 import redis
 
+from moderation import lua
 from moderation.errors import redis_errors
+from moderation.lua import Lua
 from training.normalize import normalize
 
 PERMUTATIONS = 100
@@ -169,7 +171,7 @@ class CampaignStore:
         self.prefix = f"{prefix}{{campaign}}:"
         self.window = int(window_seconds)
         self.min_similarity = min_similarity
-        self._observe = client.register_script(_OBSERVE)
+        self._observe = Lua(client, _OBSERVE)
 
     def observe(
         self, items: list[tuple[str, str, np.ndarray | None]], now: float
@@ -178,7 +180,7 @@ class CampaignStore:
         pipe = self.client.pipeline(transaction=False)
         self.queue(pipe, items, now)
         with redis_errors():
-            return self.parse(items, pipe.execute())
+            return self.parse(items, lua.execute(pipe))
 
     def queue(
         self,
@@ -191,12 +193,12 @@ class CampaignStore:
         for site, comment_id, sig in items:
             if sig is None:
                 continue
-            self._observe(
-                keys=[self.prefix + "route"],
-                args=[self.prefix, f"{site}:{comment_id}", site, now, self.window,
-                      self.min_similarity, secrets.token_hex(6), ",".join(map(str, sig.tolist())),
-                      MAX_MEMBERS, *bands(sig)],
-                client=pipe,
+            self._observe.queue(
+                pipe,
+                [self.prefix + "route"],
+                [self.prefix, f"{site}:{comment_id}", site, now, self.window,
+                 self.min_similarity, secrets.token_hex(6), ",".join(map(str, sig.tolist())),
+                 MAX_MEMBERS, *bands(sig)],
             )  # fmt: skip
 
     def parse(

@@ -23,8 +23,10 @@ from typing import Any
 
 import redis
 
+from moderation import lua
 from moderation.errors import NotFound, redis_errors
 from moderation.keys import Keys
+from moderation.lua import Lua
 from moderation.policy import HAM, REVIEW, SPAM
 
 PENDING = "pending"
@@ -150,7 +152,7 @@ class CommentStore:
     def __init__(self, client: redis.Redis, keys: Keys) -> None:
         self.client = client
         self.keys = keys
-        self._save = client.register_script(_SAVE)
+        self._save = Lua(client, _SAVE)
         self._set_status = client.register_script(_SET_STATUS)
 
     def save_many(self, domain: str, records: Sequence[dict[str, Any]]) -> list[Stored]:
@@ -164,8 +166,9 @@ class CommentStore:
         pipe = self.client.pipeline(transaction=False)
         for record in records:
             content = str(record["fields"].get("content", ""))
-            self._save(
-                keys=[
+            self._save.queue(
+                pipe,
+                [
                     self.keys.comment(domain, record["id"]),
                     self.keys.pending(domain),
                     self.keys.guid(domain, record["guid"]),
@@ -173,7 +176,7 @@ class CommentStore:
                     usage,
                     daily,
                 ],
-                args=[
+                [
                     json.dumps(record),
                     status_for(record["verdict"]),
                     now,
@@ -185,10 +188,9 @@ class CommentStore:
                     # after an outage keeps its place in the queue.
                     min(now, _timestamp(record.get("checked_at"), now)),
                 ],
-                client=pipe,
             )
         with redis_errors():
-            results = pipe.execute()
+            results = lua.execute(pipe)
         # Each result is [created?, record, status, source]; a repeat of an id
         # gets the first record back, so "created" needs no separate handling.
         return [

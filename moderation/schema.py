@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import datetime
 from typing import Any
 
@@ -80,7 +81,11 @@ class Comment:
 
     def fields(self) -> dict[str, Any]:
         """The fields that were given (None and False left out), for storage."""
-        return {k: v for k, v in asdict(self).items() if v not in (None, False)}
+        # Not asdict(): it deep-copies every value, 70 us a check.
+        return {k: v for k in _FIELD_NAMES if (v := getattr(self, k)) not in (None, False)}
+
+
+_FIELD_NAMES = tuple(f.name for f in dataclass_fields(Comment))
 
 
 def parse_comment(data: Any, where: str = "", require_content: bool = True) -> Comment:

@@ -15,6 +15,7 @@ from typing import Any
 
 import redis
 
+from moderation import lua
 from moderation.akismet_fallback import AkismetFallback
 from moderation.campaigns import Campaign, CampaignStore, signature
 from moderation.comments import CommentStore
@@ -117,7 +118,7 @@ class Scorer:
         self.campaigns.queue(pipe, signed, now)
         self.velocity.queue(pipe, who, now)
         try:
-            results = pipe.execute()
+            results = lua.execute(pipe)
         except redis.RedisError:
             return [None] * len(ids), [{} for _ in ids]
         split = self.campaigns.signed(signed)

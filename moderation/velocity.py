@@ -22,7 +22,9 @@ from typing import Any
 
 import redis
 
+from moderation import lua
 from moderation.errors import redis_errors
+from moderation.lua import Lua
 from training.domains import registrable_domain
 from training.normalize import host_of
 
@@ -117,7 +119,7 @@ class VelocityCounter:
         self.client = client
         self.prefix = f"{prefix}{{velocity}}:"
         self.secret = secret
-        self._count = client.register_script(_COUNT)
+        self._count = Lua(client, _COUNT)
 
     def hashed(self, value: str) -> str:
         return hmac.new(self.secret, value.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
@@ -129,7 +131,7 @@ class VelocityCounter:
         pipe = self.client.pipeline(transaction=False)
         self.queue(pipe, items, now)
         with redis_errors():
-            return self.parse(items, pipe.execute())
+            return self.parse(items, lua.execute(pipe))
 
     def queue(
         self, pipe: redis.client.Pipeline, items: list[tuple[str, dict[str, str]]], now: float
@@ -138,7 +140,7 @@ class VelocityCounter:
         for member, found in items:
             pairs = [part for kind, value in found.items() for part in (kind, self.hashed(value))]
             args = [self.prefix, now, member, MAX_PER_IDENTITY, *pairs]
-            self._count(keys=[self.prefix + "route"], args=args, client=pipe)
+            self._count.queue(pipe, [self.prefix + "route"], args)
 
     def parse(
         self, items: list[tuple[str, dict[str, str]]], results: list[Any]

@@ -34,7 +34,9 @@ from typing import Any
 import redis
 import requests
 
+from moderation import lua
 from moderation.keys import Keys, stream_order
+from moderation.lua import Lua
 from moderation.metrics import Metrics
 from moderation.settings import Settings
 from moderation.sites import WEBHOOK_GROUP, Site, SiteRegistry
@@ -135,7 +137,7 @@ class WebhookSender:
         self.http.headers["User-Agent"] = "comment-moderation-webhooks/1"
         self._take_due = client.register_script(_TAKE_DUE)
         self._acquire = client.register_script(_ACQUIRE)
-        self._release = client.register_script(_RELEASE)
+        self._release = Lua(client, _RELEASE)
 
     def hooked_sites(self) -> list[Site]:
         return [s for s in self.sites.list() if s.webhook_url and not s.revoked]
@@ -198,7 +200,7 @@ class WebhookSender:
             delivery = Delivery(False, "waiting behind an earlier event of this comment")
         pipe = self.client.pipeline(transaction=False)
         if delivery.ok:
-            self._release(keys=[block], args=[comment_id, event_id], client=pipe)
+            self._release.queue(pipe, [block], [comment_id, event_id])
             pipe.zrem(self.keys.webhook_retry(domain), event_id)
             pipe.hdel(self.keys.webhook_tries(domain), event_id)
             self.metrics.webhooks.labels("delivered").inc()
@@ -208,7 +210,7 @@ class WebhookSender:
             if age > self.settings.webhook_retry_seconds:
                 log.error("webhook for %s:%s given up after %d attempts: %s",
                           domain, event_id, tries, delivery.detail)  # fmt: skip
-                self._release(keys=[block], args=[comment_id, event_id], client=pipe)
+                self._release.queue(pipe, [block], [comment_id, event_id])
                 pipe.zrem(self.keys.webhook_retry(domain), event_id)
                 pipe.hdel(self.keys.webhook_tries(domain), event_id)
                 self.metrics.webhooks.labels("given_up").inc()
@@ -220,7 +222,7 @@ class WebhookSender:
                             domain, event_id, tries, delay, delivery.detail)  # fmt: skip
         if not retrying:
             pipe.xack(self.keys.events(domain), WEBHOOK_GROUP, event_id)
-        pipe.execute()
+        lua.execute(pipe)
 
     def post(self, site: Site, event_id: str, fields: dict[str, str]) -> Delivery:
         secret = self.sites.webhook_secret(site.domain)

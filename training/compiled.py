@@ -89,12 +89,13 @@ class _Word(NamedTuple):
 
 
 _tokens_of, _columns_of, _packed = attrgetter("tokens"), attrgetter("columns"), attrgetter("packed")
+_spammiest, _hammiest = attrgetter("spammiest"), attrgetter("hammiest")
 
 
 class _CharEvidence(NamedTuple):
     counts: dict[int, int]
     share: float  # of the decision: sum of w * x
-    offsets: float  # sum of w * mean over occurrences
+    offsets: float  # sum of w * mean, once per column present
     words: list[_Word]
 
 
@@ -254,6 +255,7 @@ class CompiledModel:
         if not counts:
             return _CharEvidence(counts, 0.0, 0.0, words)
         dot, norm2 = sum(map(_second, words)), sum(map(_third, words))
+        offsets = sum(map(_fourth, words))
         if len(counts) != sum(map(len, map(_columns_of, words))):
             weights, squares = self.chars.weights, self.chars.squares
             for j in compress(counts, map(_REPEATED, counts.values())):
@@ -261,7 +263,8 @@ class CompiledModel:
                 t = 1.0 + math.log(c)
                 dot += (t - c) * weights[j]
                 norm2 += (t * t - c) * squares[j]
-        return _CharEvidence(counts, dot / math.sqrt(norm2), math.fsum(map(_fourth, words)), words)
+                offsets -= (c - 1) * self.chars.offsets[j]  # w * mean once per column
+        return _CharEvidence(counts, dot / math.sqrt(norm2), offsets, words)
 
     def _meta_values(self, meta: dict[str, float]) -> dict[int, float]:
         index = self._meta_index
@@ -324,17 +327,10 @@ class CompiledModel:
         grams: list[str] = []
         net = 0.0
         if chars.counts:
-            # Each column once: the repeated ones' surplus comes off the offsets.
-            offsets = self.chars.offsets
-            counts = chars.counts
-            repeated = compress(counts, map(_REPEATED, counts.values()))
-            surplus = math.fsum((counts[j] - 1) * offsets[j] for j in repeated)
-            net = chars.share - (chars.offsets - surplus)
-            weights = self.chars.weights
-            candidates = set(chain.from_iterable(
-                entry.spammiest if spammy else entry.hammiest for entry in chars.words
-            ))  # fmt: skip
-            ranked = sorted(candidates, key=weights.__getitem__, reverse=spammy)
+            net = chars.share - chars.offsets
+            best = _spammiest if spammy else _hammiest
+            candidates = set(chain.from_iterable(map(best, chars.words)))
+            ranked = sorted(candidates, key=self.chars.weights.__getitem__, reverse=spammy)
             grams = [self.chars.names[j] for j in ranked[:CHAR_GRAMS_QUOTED]]
         return score, top_reasons(features, net, grams, spammy, top)
 

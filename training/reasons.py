@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from operator import itemgetter
 from typing import Any
 
 TOP_REASONS = 5
@@ -90,12 +91,13 @@ def top_reasons(
     contribution, and ``char_grams`` the ones to quote. Contributions are
     log-odds, positive toward spam."""
     sign = 1.0 if spammy else -1.0
-    toward = sorted((f for f in features if sign * f[1] > 0), key=lambda f: -sign * f[1])
+    toward = [f for f in features if sign * f[1] > 0]
+    toward.sort(key=itemgetter(1), reverse=spammy)
     reasons = [reason(name, weight, value) for name, weight, value in toward[:top]]
     if char_grams and sign * char_total > 0:
         grams = ", ".join(repr(gram) for gram in char_grams)
         reasons.append({"code": "chars", "detail": f"spelling like {grams}", "weight": char_total})
-    reasons.sort(key=lambda r: -sign * r["weight"])
+    reasons.sort(key=itemgetter("weight"), reverse=spammy)
     for r in reasons[:top]:
         r["weight"] = round(r["weight"], 3)
     return reasons[:top]

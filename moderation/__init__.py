@@ -60,8 +60,14 @@ def create_app(settings: Settings | None = None, load_model: bool = True) -> Fla
     client, embedded = redis_server.connect(settings)
     if embedded is not None and embedded.started_here:
         # No gunicorn master owns the server (a CLI command, the dev server):
-        # stop it on exit unless the service is using it meanwhile.
-        atexit.register(embedded.stop)
+        # stop it on exit unless the service is using it meanwhile. Our own
+        # connections go first, or they count as "in use" and the server is
+        # left running after every CLI command.
+        def stop_embedded() -> None:
+            client.connection_pool.disconnect()
+            embedded.stop()
+
+        atexit.register(stop_embedded)
     svc = Services.build(settings, client, embedded)
     app.extensions["moderation"] = svc
 

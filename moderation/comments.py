@@ -53,7 +53,7 @@ redis.call('HINCRBY', KEYS[6], ARGV[5], 1)
 redis.call('HINCRBY', KEYS[6], 'source:' .. ARGV[6], 1)
 if ARGV[7] == '1' then redis.call('HINCRBY', KEYS[6], 'akismet_calls', 1) end
 redis.call('EXPIRE', KEYS[6], 34560000)
-return {1, ARGV[1], ARGV[2], 'check'}
+return {1, false, ARGV[2], 'check'}
 """
 
 # Feedback: the blog's own moderator overrides our verdict. Leaves the
@@ -191,11 +191,11 @@ class CommentStore:
             )
         with redis_errors():
             results = lua.execute(pipe)
-        # Each result is [created?, record, status, source]; a repeat of an id
-        # gets the first record back, so "created" needs no separate handling.
+        # Each result is [created?, record, status, source]: a repeat of an id
+        # gets the first record back; a new one, nothing (it is ours already).
         return [
-            Stored(json.loads(raw), status, source, created=bool(created))
-            for created, raw, status, source in results
+            Stored(json.loads(raw) if raw else record, status, source, created=bool(created))
+            for record, (created, raw, status, source) in zip(records, results, strict=True)
         ]
 
     def existing(self, domain: str, ids: Sequence[str]) -> set[str]:

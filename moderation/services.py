@@ -67,7 +67,7 @@ class Services:
             redis=client,
             embedded=embedded,
             keys=keys,
-            sites=SiteRegistry(client, keys),
+            sites=SiteRegistry(client, keys, settings.site_cache_seconds),
             comments=comments,
             model=model,
             scorer=scorer,

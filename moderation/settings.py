@@ -41,6 +41,14 @@ class Settings:
     model_reload_seconds: float = 5.0
     trust_proxy_hops: int = 0
     log_level: str = "INFO"
+    # One line per request on stdout (gunicorn's access log): off by default,
+    # since the reverse proxy in front logs requests, and on this path a log
+    # line costs as much as a tenth of a check.
+    access_log: bool = False
+    # How long a worker trusts a site key it has checked (and the site's
+    # settings) before asking Redis again; 0 asks on every request. A change
+    # made in another process (revoke, rotate, settings) applies after this.
+    site_cache_seconds: float = 1.0
     redis_timeout: float = 1.0
     # Set by our gunicorn config (var/metrics); prometheus_client reads it too.
     metrics_dir: Path | None = None
@@ -131,6 +139,10 @@ class Settings:
             ),
             trust_proxy_hops=env.get("TRUST_PROXY_HOPS", cls.trust_proxy_hops, _between(int, 0, 5)),
             log_level=log_level,
+            access_log=env.get("ACCESS_LOG", cls.access_log, _flag),
+            site_cache_seconds=env.get(
+                "SITE_CACHE_SECONDS", cls.site_cache_seconds, _between(float, 0.0, 60.0)
+            ),
             metrics_dir=env.get("PROMETHEUS_MULTIPROC_DIR", None, Path),
             redis_timeout=env.get("REDIS_TIMEOUT", cls.redis_timeout, _between(float, 0.05, 60.0)),
             akismet_api_key=env.get("AKISMET_API_KEY", None, str),

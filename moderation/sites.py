@@ -12,18 +12,23 @@ A revoked site's key stops working at once; ``rotate`` issues a new key
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import redis
 
 from moderation.errors import AuthError, Conflict, NotFound, RedisUnavailable, ValidationError
 from moderation.keys import Keys
 from training.cutoffs import Cutoffs
+
+T = TypeVar("T")
 
 KEY_PREFIX = "mk_"
 WEBHOOK_GROUP = "webhooks"  # the consumer group that delivers a site's events
@@ -91,13 +96,34 @@ def _site_from_hash(domain: str, data: dict[str, str]) -> Site:
 # While Redis is unreachable, a key seen within this long still authenticates
 # (from this process's memory), so checks can go on into the spool.
 OUTAGE_CACHE_SECONDS = 3600.0
-_OUTAGE_CACHE_SIZE = 10_000
+_CACHE_SIZE = 10_000
+
+
+def _forgets_sites(method: Callable[..., T]) -> Callable[..., T]:
+    """A registry method that changes a site: this process's remembered keys
+    are forgotten once it has (another process's, within ``fresh_seconds``)."""
+
+    @functools.wraps(method)
+    def wrapper(self: SiteRegistry, *args: Any, **kwargs: Any) -> T:
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self._recent.clear()
+
+    return wrapper
 
 
 class SiteRegistry:
-    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+    """Sites and their keys. Keys that authenticated are remembered per process:
+    for ``fresh_seconds`` they need no Redis round trip (one of three a check
+    made), and during an outage for :data:`OUTAGE_CACHE_SECONDS`. Changes made
+    through this registry forget them at once; changes made in other
+    processes apply within ``fresh_seconds``."""
+
+    def __init__(self, client: redis.Redis, keys: Keys, fresh_seconds: float = 1.0) -> None:
         self.client = client
         self.keys = keys
+        self.fresh_seconds = fresh_seconds
         self._authenticate = client.register_script(_AUTHENTICATE)
         self._recent: dict[str, tuple[Site, float]] = {}
 
@@ -106,12 +132,14 @@ class SiteRegistry:
         if not key.startswith(KEY_PREFIX) or len(key) > 128:
             raise AuthError("unknown site key")
         key_hash = hash_key(key)
+        recent = self._recent.get(key_hash)
+        if recent is not None and time.monotonic() - recent[1] < self.fresh_seconds:
+            return recent[0]
         try:
             found = self._authenticate(
                 keys=[self.keys.site_key(key_hash)], args=[self.keys.site("")]
             )
         except redis.RedisError as exc:
-            recent = self._recent.get(key_hash)
             if recent is not None and time.monotonic() - recent[1] < OUTAGE_CACHE_SECONDS:
                 return recent[0]
             raise RedisUnavailable(str(exc)) from exc
@@ -124,7 +152,7 @@ class SiteRegistry:
         site = _site_from_hash(domain, data)
         if site.revoked:
             raise AuthError("site key revoked")
-        if len(self._recent) >= _OUTAGE_CACHE_SIZE:
+        if len(self._recent) >= _CACHE_SIZE:
             self._recent.clear()
         self._recent[key_hash] = (site, time.monotonic())
         return site
@@ -167,6 +195,7 @@ class SiteRegistry:
     def revoke(self, domain: str) -> None:
         self._change_key(domain, None)
 
+    @_forgets_sites
     def _change_key(self, domain: str, new_key: str | None) -> str:
         domain = normalize_domain(domain)
         site_key = self.keys.site(domain)
@@ -187,6 +216,7 @@ class SiteRegistry:
             pipe.execute()
         return new_key or ""
 
+    @_forgets_sites
     def set_cutoffs(
         self, domain: str, ham_below: float | None, spam_above: float | None, reset: bool = False
     ) -> Site:
@@ -208,6 +238,7 @@ class SiteRegistry:
             self.client.hset(site_key, mapping=changes)
         return self.get(domain)
 
+    @_forgets_sites
     def set_akismet(
         self,
         domain: str,
@@ -234,6 +265,7 @@ class SiteRegistry:
             self.client.hset(self.keys.site(site.domain), mapping=changes)
         return self.get(domain)
 
+    @_forgets_sites
     def set_webhook(self, domain: str, url: str, new_secret: bool = False) -> str | None:
         """Set (or with ``url=""`` remove) the site's webhook. Returns the signing
         secret when one is made - on first setting, or on request - and only then.

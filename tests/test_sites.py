@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from flask import Flask
 
 from moderation.errors import AuthError, Conflict, NotFound, ValidationError
 from moderation.services import Services
-from moderation.sites import hash_key
+from moderation.sites import SiteRegistry, hash_key
 
 
 def test_key_is_stored_only_hashed(svc: Services) -> None:
@@ -113,3 +115,25 @@ def test_cli_list_revoke_rotate_update(app: Flask, svc: Services) -> None:
     assert bad.exit_code != 0 and "ham_below" in bad.output
     missing = runner.invoke(args=["sites", "revoke", "nope.example"])
     assert missing.exit_code != 0 and "no site" in missing.output
+
+
+def test_a_checked_key_is_trusted_for_a_while_without_redis(svc: Services) -> None:
+    """Within SITE_CACHE_SECONDS a key needs no round trip; a change made in
+    another process (another registry on the same Redis) applies after it,
+    one made through this registry at once."""
+    here = SiteRegistry(svc.redis, svc.keys, fresh_seconds=0.3)
+    elsewhere = SiteRegistry(svc.redis, svc.keys, fresh_seconds=0.3)
+    key = here.create("blog.example")
+    here.authenticate(key)
+    calls = svc.redis.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)
+    assert here.authenticate(key).domain == "blog.example"
+    assert svc.redis.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0) == calls
+    elsewhere.revoke("blog.example")
+    assert here.authenticate(key).domain == "blog.example"  # stale, within the window
+    time.sleep(0.35)
+    with pytest.raises(AuthError):
+        here.authenticate(key)
+    new_key = here.rotate("blog.example")
+    here.authenticate(new_key)
+    here.set_cutoffs("blog.example", 0.2, 0.9)  # through this registry: seen at once
+    assert here.authenticate(new_key).spam_above == 0.9

@@ -22,12 +22,14 @@ node at once (connections split between them), with a site key of theirs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -204,41 +206,106 @@ def wrk(
     }
 
 
-def measure(name: str, app: str, path: str, env: dict[str, str], key: str, args: argparse.Namespace,
-            bodies: Path, sample: dict[str, Any], log: Path) -> dict[str, Any]:  # fmt: skip
-    url = f"http://127.0.0.1:{env['PORT']}{path}"
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    started = time.monotonic()
-    with gunicorn(app, env, log) as server:
-        cold = first_answer(url, sample, headers, started)
-        wrk([url], bodies, key, 8, 3)  # warm-up: caches, every worker's first requests
-        roles = processes(server.pid, Path(env["VAR_DIR"]))
-        levels = {}
+def _weighted(runs: list[dict[str, Any]], group: str, key: str) -> float:
+    """A per-request figure over several runs, weighted by their requests."""
+    total = float(sum(r[group][key] * r["requests"] for r in runs))
+    return total / float(sum(r["requests"] for r in runs))
+
+
+class Target:
+    """One server under test: where to send, and what its processes spend."""
+
+    def __init__(self, name: str, server: subprocess.Popen[bytes], env: dict[str, str],
+                 path: str, key: str) -> None:  # fmt: skip
+        self.name, self.server, self.env, self.key = name, server, env, key
+        self.url = f"http://127.0.0.1:{env['PORT']}{path}"
+        self.roles: dict[str, list[int]] = {}
+        self.cold = 0.0
+        self.runs: dict[int, list[dict[str, Any]]] = {}
+
+    def start(self, sample: dict[str, Any], bodies: Path) -> None:
+        headers = {"Authorization": f"Bearer {self.key}"} if self.key else {}
+        self.cold = first_answer(self.url, sample, headers, self.started)
+        wrk([self.url], bodies, self.key, 8, 3)  # warm-up: caches, every worker's first requests
+        self.roles = processes(self.server.pid, Path(self.env["VAR_DIR"]))
+
+    started = 0.0
+
+    def run(self, bodies: Path, connections: int, seconds: float) -> None:
+        cpu = {role: cpu_seconds(pids) for role, pids in self.roles.items()}
+        calls = redis_calls(self.env)
+        run: dict[str, Any] = dict(wrk([self.url], bodies, self.key, connections, seconds))
+        n = max(run["requests"], 1)
+        run["cpu_ms"] = {r: (cpu_seconds(p) - cpu[r]) * 1000 / n for r, p in self.roles.items()}
+        run["cpu_ms"]["wrk"] = run.pop("wrk_cpu") * 1000 / n
+        run["redis_calls"] = {
+            k: (v - calls.get(k, 0)) / n for k, v in redis_calls(self.env).items()
+        }
+        self.runs.setdefault(connections, []).append(run)
+
+    def level(self, connections: int) -> dict[str, Any]:
+        """The rounds at one number of connections together: throughput over
+        all of them, the median p50, the worst p99, every error, mean CPU."""
+        runs = self.runs[connections]
+        requests = sum(r["requests"] for r in runs)
+        roles = runs[0]["cpu_ms"].keys()
+        return {
+            "rps": requests / sum(r["requests"] / r["rps"] for r in runs),
+            "p50_ms": statistics.median(r["p50_ms"] for r in runs),
+            "p99_ms": max(r["p99_ms"] for r in runs),
+            "errors": sum(r["errors"] for r in runs),
+            "requests": requests,
+            "cpu_ms": {k: _weighted(runs, "cpu_ms", k) for k in roles},
+            "redis_calls": {k: _weighted(runs, "redis_calls", k) for k in runs[0]["redis_calls"]},
+        }
+
+    def summary(self, connections: list[int]) -> dict[str, Any]:
+        levels = {c: self.level(c) for c in connections}
+        print(f"{self.name}: cold start {self.cold:.2f} s, " + ", ".join(
+            f"{c} conn {r['rps']:,.0f}/s p99 {r['p99_ms']:.1f} ms err {r['errors']}"
+            for c, r in levels.items()), file=sys.stderr)  # fmt: skip
+        return {"cold": self.cold, "levels": levels, "rss": worker_rss_mb(self.server.pid)}
+
+
+def compare(
+    ours_env: dict[str, str],
+    key: str,
+    bare_env: dict[str, str],
+    args: argparse.Namespace,
+    bodies: Path,
+    sample: dict[str, Any],
+    logs: Path,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Both servers up at once, the load taking turns between them round by
+    round at each number of connections (on a shared machine the noise of
+    the neighbours then falls on both alike)."""
+    targets = []
+    with contextlib.ExitStack() as stack:
+        servers = [
+            ("service", "wsgi:app", CHECK, ours_env, key),
+            ("bare Flask", "bench.bare:app", BARE, bare_env, ""),
+        ]
+        for name, app, path, env, token in servers:
+            started = time.monotonic()
+            log = logs / f"{name.split()[0]}.log"
+            server = stack.enter_context(gunicorn(app, env, log))
+            target = Target(name, server, env, path, token)
+            target.started = started
+            target.start(sample, bodies)  # one at a time: cold start is measured alone
+            targets.append(target)
         for c in args.connections:
-            cpu = {role: cpu_seconds(pids) for role, pids in roles.items()}
-            calls = redis_calls(env)
-            level: dict[str, Any] = dict(wrk([url], bodies, key, c, args.seconds))
-            level["cpu_ms"] = {
-                role: (cpu_seconds(pids) - cpu[role]) * 1000 / max(level["requests"], 1)
-                for role, pids in roles.items()
-            }
-            level["cpu_ms"]["wrk"] = level.pop("wrk_cpu") * 1000 / max(level["requests"], 1)
-            level["redis_calls"] = {
-                k: (v - calls.get(k, 0)) / max(level["requests"], 1)
-                for k, v in redis_calls(env).items()
-            }
-            levels[c] = level
-        rss = worker_rss_mb(server.pid)
-    print(f"{name}: cold start {cold:.2f} s, " + ", ".join(
-        f"{c} conn {r['rps']:,.0f}/s p99 {r['p99_ms']:.1f} ms err {r['errors']}"
-        for c, r in levels.items()), file=sys.stderr)  # fmt: skip
-    return {"cold": cold, "levels": levels, "rss": rss}
+            for _ in range(args.rounds):
+                for target in targets:
+                    target.run(bodies, c, args.seconds)
+        ours, bare = (t.summary(args.connections) for t in targets)
+    return ours, bare
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--seconds", type=float, default=5, help="per round")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=lambda s: [int(c) for c in s.split(",")],
                         default=[1, 8, 32])  # fmt: skip
     parser.add_argument("--gunicorn", default="", help="extra gunicorn options, both servers")
@@ -261,14 +328,11 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         env = service_env(workdir, free_port(), args.gunicorn)
         key = prepare(workdir, env)
-        ours = measure("service", "wsgi:app", CHECK, env, key, args, bodies, sample,
-                       workdir / "service.log")  # fmt: skip
         bare_env = service_env(workdir / "bare", free_port(), args.gunicorn)
         # The bare app needs no Redis: a URL (never connected to) keeps the
         # gunicorn configuration from starting an embedded one.
         bare_env.update(RUN_WORKER="0", REDIS_URL="redis://127.0.0.1:9/0")
-        bare = measure("bare Flask", "bench.bare:app", BARE, bare_env, "", args, bodies, sample,
-                       workdir / "bare.log")  # fmt: skip
+        ours, bare = compare(env, key, bare_env, args, bodies, sample, workdir)
     report = render(ours, bare, n, args)
     print(report)
     if not args.gunicorn:

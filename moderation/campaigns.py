@@ -97,8 +97,12 @@ local now, window = tonumber(ARGV[4]), tonumber(ARGV[5])
 local sig = {}
 for v in string.gmatch(ARGV[8], '[^,]+') do sig[#sig + 1] = v end
 local best, best_sim, seen = nil, -1, {}
-for i = 10, #ARGV do
-  local cid = redis.call('GET', p .. 'band:' .. ARGV[i])
+local band_keys = {}
+for i = 10, #ARGV do band_keys[#band_keys + 1] = p .. 'band:' .. ARGV[i] end
+-- One MGET, not a GET per band: 19 fewer commands per comment.
+local found = redis.call('MGET', unpack(band_keys))
+for i = 1, #band_keys do
+  local cid = found[i]
   if cid and not seen[cid] then
     seen[cid] = true
     local rep = redis.call('HGET', p .. 'cluster:' .. cid, 'sig')
@@ -118,7 +122,7 @@ if best == nil or best_sim < tonumber(ARGV[6]) then
   redis.call('HSET', p .. 'cluster:' .. best, 'sig', ARGV[8], 'first_seen', now)
 end
 local c = p .. 'cluster:' .. best
-for i = 10, #ARGV do redis.call('SET', p .. 'band:' .. ARGV[i], best, 'EX', window) end
+for i = 1, #band_keys do redis.call('SET', band_keys[i], best, 'EX', window) end
 redis.call('ZADD', c .. ':members', now, member)
 redis.call('ZREMRANGEBYRANK', c .. ':members', 0, -tonumber(ARGV[9]) - 1)
 redis.call('ZADD', c .. ':sites', now, site)

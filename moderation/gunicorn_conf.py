@@ -29,6 +29,9 @@ worker_class = "sync"
 timeout = 30
 graceful_timeout = 10
 keepalive = 5
+# gunicorn's control socket, per deployment (its default is one path per
+# user: two services on a machine would fight over it).
+control_socket = str((_settings.var_dir / "gunicorn.ctl").resolve())
 accesslog = "-" if _settings.access_log else None
 errorlog = "-"
 loglevel = _settings.log_level.lower()

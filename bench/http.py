@@ -84,9 +84,10 @@ def service_env(workdir: Path, port: int, gunicorn: str) -> dict[str, str]:
 
 
 def prepare(workdir: Path, env: dict[str, str]) -> str:
-    """Train and promote the default model; create a site; its key."""
-    subprocess.run([BIN / "python", "-m", "training", "train", "--promote"],
-                   env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+    """Train and promote the default model (once); create a site; its key."""
+    if not (Path(env["MODELS_DIR"]) / "CURRENT").exists():
+        subprocess.run([BIN / "python", "-m", "training", "train", "--promote"],
+                       env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)  # fmt: skip
     create = [str(BIN / "flask"), "--app", "wsgi", "sites", "create", "bench.example"]
     created = subprocess.run(create, env=env, cwd=ROOT, check=True, capture_output=True, text=True)
     return str(created.stdout).strip().splitlines()[-1]
@@ -311,6 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gunicorn", default="", help="extra gunicorn options, both servers")
     parser.add_argument("--target", action="append", default=[], help="a running node's URL")
     parser.add_argument("--key", default="", help="site key of the --target nodes")
+    parser.add_argument("--tune", action="store_true", help="compare gunicorn settings")
     parser.add_argument("--write", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
@@ -326,18 +328,68 @@ def main(argv: list[str] | None = None) -> int:
                       f" p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms,"
                       f" {r['errors']} errors")  # fmt: skip
             return 0
-        env = service_env(workdir, free_port(), args.gunicorn)
-        key = prepare(workdir, env)
-        bare_env = service_env(workdir / "bare", free_port(), args.gunicorn)
-        # The bare app needs no Redis: a URL (never connected to) keeps the
-        # gunicorn configuration from starting an embedded one.
-        bare_env.update(RUN_WORKER="0", REDIS_URL="redis://127.0.0.1:9/0")
-        ours, bare = compare(env, key, bare_env, args, bodies, sample, workdir)
+        if args.tune:
+            report = tune(args, workdir, bodies, sample)
+            print(report)
+            write_section(args.write, "gunicorn", report)
+            return 0
+        ours, bare = run_both(args.gunicorn, args, workdir / "run", bodies, sample)
     report = render(ours, bare, n, args)
     print(report)
     if not args.gunicorn:
         write_section(args.write, "http", report)
     return 0
+
+
+def run_both(gunicorn_args: str, args: argparse.Namespace, workdir: Path, bodies: Path,
+             sample: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
+    workdir.mkdir(parents=True, exist_ok=True)
+    env = service_env(workdir, free_port(), gunicorn_args)
+    env["MODELS_DIR"] = str(workdir.parent / "models")  # one model for every run
+    key = prepare(workdir, env)
+    bare_env = service_env(workdir / "bare", free_port(), gunicorn_args)
+    # The bare app needs no Redis: a URL (never connected to) keeps the
+    # gunicorn configuration from starting an embedded one.
+    bare_env.update(RUN_WORKER="0", REDIS_URL="redis://127.0.0.1:9/0")
+    return compare(env, key, bare_env, args, bodies, sample, workdir)
+
+
+# The gunicorn settings tried by --tune (the README's choice comes from this).
+TUNING = [
+    "-w 2 -k sync",
+    "-w 3 -k sync",
+    "-w 4 -k sync",
+    "-w 2 -k gthread --threads 2 --keep-alive 5",
+    "-w 2 -k gthread --threads 4 --keep-alive 5",
+    "-w 3 -k gthread --threads 2 --keep-alive 5",
+]
+
+
+def tune(args: argparse.Namespace, workdir: Path, bodies: Path, sample: dict[str, Any]) -> str:
+    """Each TUNING setting, both servers, at 8 connections."""
+    args.connections = [8]
+    rows = []
+    for i, setting in enumerate(TUNING):
+        ours, bare = run_both(setting, args, workdir / f"t{i}", bodies, sample)
+        o, b = ours["levels"][8], bare["levels"][8]
+        rows.append(
+            f"| `{setting}` | {o['rps']:,.0f} | {o['p50_ms']:.1f} | {o['p99_ms']:.1f}"
+            f" | {o['cpu_ms']['gunicorn workers']:.2f} | {b['rps']:,.0f} | {b['p99_ms']:.1f}"
+            f" | {o['rps'] / b['rps']:.0%} |"
+        )
+    return "\n".join([
+        "## gunicorn settings",
+        "",
+        f"`python -m bench.http --tune` on {datetime.now(UTC):%Y-%m-%d}, {machine()}, revision"
+        f" {revision()}: the checks and the bare endpoint at 8 connections under each setting"
+        f" ({args.rounds} rounds of {args.seconds:g} s each, interleaved).",
+        "",
+        "| gunicorn | checks/s | p50 ms | p99 ms | worker CPU ms/check | bare req/s | bare p99 ms"
+        " | ours / bare |",
+        "|---|---|---|---|---|---|---|---|",
+        *rows,
+        "",
+    ])  # fmt: skip
 
 
 def render(ours: dict[str, Any], bare: dict[str, Any], n: int, args: argparse.Namespace) -> str:

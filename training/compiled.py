@@ -202,6 +202,10 @@ class CompiledModel:
 
     # -- features ----------------------------------------------------------
 
+    def forget_words(self) -> None:
+        """Empty the per-word cache (a benchmark measures from a known state)."""
+        self._read_word.cache_clear()
+
     def _read(self, text: str) -> list[_Word]:
         return list(map(self._read_word, text.split()))
 
@@ -225,14 +229,15 @@ class CompiledModel:
         scikit-learn's ``char_wb`` makes them (the word padded with one space
         each side; a word shorter than n once, padded)."""
         padded = f" {word} "
+        size = len(padded)
         low, high = self._char_range
         grams: list[str] = []
         for n in range(low, high + 1):
-            grams.extend(padded[i : i + n] for i in range(max(len(padded) - n + 1, 1)))
-            if len(padded) <= n:
+            if size <= n:
+                grams.append(padded)
                 break
-        get = self.chars.index.get
-        columns = tuple(j for j in map(get, grams) if j is not None)
+            grams += [padded[i : i + n] for i in range(size - n + 1)]
+        columns = tuple(j for j in map(self.chars.index.get, grams) if j is not None)
         block = self.chars
         ranked = sorted(columns, key=block.weights.__getitem__)
         return _Word(

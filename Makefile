@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run worker retrain test check lint fmt train evaluate bench-accuracy bench-campaign bench-retrain bench-latency clean
+.PHONY: run worker retrain test check lint fmt train evaluate bench bench-accuracy bench-campaign bench-retrain bench-latency bench-http bench-gunicorn clean
 
 # A stamp per requirements file: reinstall only when a pin changes.
 $(BIN)/.runtime: requirements.txt
@@ -91,6 +91,25 @@ bench-retrain: $(BIN)/.runtime
 ## bench-latency: in-process scoring latency vs scikit-learn, SpamBayes, bogofilter -> bench/RESULTS.md
 bench-latency: $(BIN)/.bench
 	$(BIN)/python -m bench.latency $(if $(DATA),--data $(DATA))
+
+# The HTTP load generator: Debian's wrk (apt-get; as root, or through sudo).
+$(BIN)/.wrk: $(BIN)/.bench
+	command -v wrk >/dev/null || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get install -y -q wrk || \
+		{ $$SUDO apt-get update -q && $$SUDO apt-get install -y -q wrk; }; }
+	touch $@
+
+## bench-http: checks over HTTP (wrk) vs a bare Flask endpoint, cold start, RSS -> bench/RESULTS.md
+bench-http: $(BIN)/.wrk
+	$(BIN)/python -m bench.http $(if $(DATA),--data $(DATA))
+
+## bench-gunicorn: the gunicorn settings compared (how the README's were chosen) -> bench/RESULTS.md
+bench-gunicorn: $(BIN)/.wrk
+	$(BIN)/python -m bench.http --tune $(if $(DATA),--data $(DATA))
+
+## bench: the speed benchmarks, in-process and over HTTP
+bench: bench-latency bench-http
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -31,7 +31,7 @@ from collections import _count_elements  # type: ignore[attr-defined]
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache, partial
 from itertools import chain, compress, repeat
-from operator import attrgetter, itemgetter, lt, mul
+from operator import attrgetter, lt, mul
 from typing import Any, NamedTuple, cast
 
 import numpy as np
@@ -69,33 +69,61 @@ def _sigmoid(z: float) -> float:
 
 # Whether a term occurs more than once (lt(1, c) is 1 < c), for compress().
 _REPEATED = partial(lt, 1)
-_second, _third, _fourth = itemgetter(3), itemgetter(4), itemgetter(5)
 
 
-class _Word(NamedTuple):
-    """What one whitespace-separated word contributes (cached per worker):
-    its tokens for the word n-grams; its character n-gram columns, and the
-    sums of their weights, squares and ``w * mean`` as if each occurred once;
-    the columns weighing most toward spam and toward ham."""
+class _Word:
+    """What one whitespace-separated word contributes (cached per worker): its
+    tokens for the word n-grams; its character n-gram columns and the sums of
+    their weights and squares as if each occurred once. What only explanations
+    or batches need is worked out on first use: a word first seen costs the
+    scoring path less."""
 
-    tokens: tuple[str, ...]
-    columns: tuple[int, ...]
-    packed: bytes  # the columns as int64s, for the batch path
-    weights: float
-    squares: float
-    offsets: float
-    spammiest: tuple[int, ...]
-    hammiest: tuple[int, ...]
+    __slots__ = ("_block", "_hammiest", "_offsets", "_packed", "_spammiest", "columns",
+                 "squares", "tokens", "weights")  # fmt: skip
+
+    def __init__(self, tokens: tuple[str, ...], columns: tuple[int, ...], block: _Block) -> None:
+        self.tokens, self.columns, self._block = tokens, columns, block
+        self.weights: float = sum(map(block.weights.__getitem__, columns))
+        self.squares: float = sum(map(block.squares.__getitem__, columns))
+        self._packed: bytes | None = None
+        self._offsets: float | None = None
+        self._spammiest: tuple[int, ...] = ()
+        self._hammiest: tuple[int, ...] = ()
+
+    @property
+    def packed(self) -> bytes:
+        """The columns as int64s, for the batch path."""
+        if self._packed is None:
+            self._packed = array("q", self.columns).tobytes()
+        return self._packed
+
+    @property
+    def offsets(self) -> float:
+        """Sum of ``w * mean`` over the columns (as if each occurred once)."""
+        if self._offsets is None:
+            self._offsets = sum(map(self._block.offsets.__getitem__, self.columns))
+        return self._offsets
+
+    def strongest(self, spammy: bool) -> tuple[int, ...]:
+        """The columns weighing most toward spam (or toward ham)."""
+        if self.columns and not self._spammiest:
+            ranked = sorted(self.columns, key=self._block.weights.__getitem__)
+            self._spammiest = tuple(ranked[-CHAR_GRAMS_QUOTED:])
+            self._hammiest = tuple(ranked[:CHAR_GRAMS_QUOTED])
+        return self._spammiest if spammy else self._hammiest
 
 
 _tokens_of, _columns_of, _packed = attrgetter("tokens"), attrgetter("columns"), attrgetter("packed")
-_spammiest, _hammiest = attrgetter("spammiest"), attrgetter("hammiest")
+_weights_of, _squares_of, _offsets_of = (
+    attrgetter("weights"),
+    attrgetter("squares"),
+    attrgetter("offsets"),
+)
 
 
 class _CharEvidence(NamedTuple):
     counts: dict[int, int]
     share: float  # of the decision: sum of w * x
-    offsets: float  # sum of w * mean, once per column present
     words: list[_Word]
 
 
@@ -238,18 +266,7 @@ class CompiledModel:
                 break
             grams += [padded[i : i + n] for i in range(size - n + 1)]
         columns = tuple(j for j in map(self.chars.index.get, grams) if j is not None)
-        block = self.chars
-        ranked = sorted(columns, key=block.weights.__getitem__)
-        return _Word(
-            tuple(self._tokens(word)),
-            columns,
-            array("q", columns).tobytes(),
-            sum(map(block.weights.__getitem__, columns)),
-            sum(map(block.squares.__getitem__, columns)),
-            sum(map(block.offsets.__getitem__, columns)),
-            tuple(ranked[-CHAR_GRAMS_QUOTED:]),
-            tuple(ranked[:CHAR_GRAMS_QUOTED]),
-        )
+        return _Word(tuple(self._tokens(word)), columns, self.chars)
 
     def _char_evidence(self, words: list[_Word]) -> _CharEvidence:
         """The character block of one comment. Each word's sums come from the
@@ -258,9 +275,8 @@ class CompiledModel:
         cache misses)."""
         counts = _count(chain.from_iterable(map(_columns_of, words)))
         if not counts:
-            return _CharEvidence(counts, 0.0, 0.0, words)
-        dot, norm2 = sum(map(_second, words)), sum(map(_third, words))
-        offsets = sum(map(_fourth, words))
+            return _CharEvidence(counts, 0.0, words)
+        dot, norm2 = sum(map(_weights_of, words)), sum(map(_squares_of, words))
         if len(counts) != sum(map(len, map(_columns_of, words))):
             weights, squares = self.chars.weights, self.chars.squares
             for j in compress(counts, map(_REPEATED, counts.values())):
@@ -268,8 +284,7 @@ class CompiledModel:
                 t = 1.0 + math.log(c)
                 dot += (t - c) * weights[j]
                 norm2 += (t * t - c) * squares[j]
-                offsets -= (c - 1) * self.chars.offsets[j]  # w * mean once per column
-        return _CharEvidence(counts, dot / math.sqrt(norm2), offsets, words)
+        return _CharEvidence(counts, dot / math.sqrt(norm2), words)
 
     def _meta_values(self, meta: dict[str, float]) -> dict[int, float]:
         index = self._meta_index
@@ -332,9 +347,13 @@ class CompiledModel:
         grams: list[str] = []
         net = 0.0
         if chars.counts:
-            net = chars.share - chars.offsets
-            best = _spammiest if spammy else _hammiest
-            candidates = set(chain.from_iterable(map(best, chars.words)))
+            # Sum of w * mean once per column present: the words' sums count
+            # a repeated column each time it occurs.
+            counts, offsets = chars.counts, self.chars.offsets
+            repeated = compress(counts, map(_REPEATED, counts.values()))
+            surplus = sum((counts[j] - 1) * offsets[j] for j in repeated)
+            net = chars.share - (sum(map(_offsets_of, chars.words)) - surplus)
+            candidates = set(chain.from_iterable(w.strongest(spammy) for w in chars.words))
             ranked = sorted(candidates, key=self.chars.weights.__getitem__, reverse=spammy)
             grams = [self.chars.names[j] for j in ranked[:CHAR_GRAMS_QUOTED]]
         return score, top_reasons(features, net, grams, spammy, top)

@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run worker retrain test check lint fmt train evaluate bench bench-accuracy bench-campaign bench-retrain bench-latency bench-http bench-gunicorn clean
+.PHONY: run worker retrain test check lint fmt train evaluate bench bench-accuracy bench-campaign bench-retrain bench-latency bench-request bench-http bench-gunicorn clean
 
 # A stamp per requirements file: reinstall only when a pin changes.
 $(BIN)/.runtime: requirements.txt
@@ -108,8 +108,12 @@ bench-http: $(BIN)/.wrk
 bench-gunicorn: $(BIN)/.wrk
 	$(BIN)/python -m bench.http --tune $(if $(DATA),--data $(DATA))
 
+## bench-request: the check's request path profiled in-process (CPU per check, top functions) -> bench/RESULTS.md
+bench-request: $(BIN)/.bench
+	$(BIN)/python -m bench.request $(if $(DATA),--data $(DATA))
+
 ## bench: the speed benchmarks, in-process and over HTTP
-bench: bench-latency bench-http
+bench: bench-latency bench-request bench-http
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -86,25 +86,34 @@ def create_app(settings: Settings | None = None, load_model: bool = True) -> Fla
     return app
 
 
+FIRST_START_FILE = "first-start.txt"
+
+
 def _first_start(svc: Services) -> None:
-    """Make the ``localhost`` site on the very first start and show its key once."""
+    """Make the ``localhost`` site and an ``admin`` moderator on the very first
+    start. Their key and password go to ``VAR_DIR/first-start.txt`` (mode
+    0600), never to the log: logs are copied, shipped and kept."""
     try:
         key = svc.sites.bootstrap()
     except Exception as exc:  # Redis trouble at start is reported by /readyz
         log.warning("could not check for a first site: %s", exc)
         return
-    if key is not None:
-        log.warning("first start: created site 'localhost' with key %s (shown once)", key)
-        password = secrets.token_urlsafe(12)
-        try:
-            svc.moderators.create("admin", password, admin=True)
-        except Exception as exc:  # an admin made by hand before the first start
-            log.warning("first start: no admin account made: %s", exc)
-            return
-        log.warning(
-            "first start: moderator 'admin' with password %s (shown once) - log in at "
-            "http://%s:%s/moderate",
-            password,
-            svc.settings.host,
-            svc.settings.port,
-        )
+    if key is None:
+        return
+    lines = [f"site localhost, key: {key}"]
+    password = secrets.token_urlsafe(12)
+    try:
+        svc.moderators.create("admin", password, admin=True)
+        url = f"http://{svc.settings.host}:{svc.settings.port}/moderate"
+        lines.append(f"moderator admin, password: {password} (log in at {url})")
+    except Exception as exc:  # an admin made by hand before the first start
+        log.warning("first start: no admin account made: %s", exc)
+    path = svc.settings.var_dir / FIRST_START_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # in case it existed with other permissions
+    with os.fdopen(fd, "w") as out:
+        out.write("# Made on the first start; shown here once. Copy, then delete this file.\n")
+        out.write("\n".join(lines) + "\n")
+    log.warning("first start: created site 'localhost' and moderator 'admin'; key and"
+                " password in %s (copy them, then delete the file)", path.resolve())  # fmt: skip

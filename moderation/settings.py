@@ -179,7 +179,7 @@ class Settings:
                 _between(float, 1.0, 30 * 86400.0),
             ),
             run_worker=env.get("RUN_WORKER", cls.run_worker, _flag),
-            secret_key=env.get("SECRET_KEY", None, str),
+            secret_key=_secret_key(env),
             campaign_window_days=env.get(
                 "CAMPAIGN_WINDOW_DAYS", cls.campaign_window_days, _between(float, 0.01, 90.0)
             ),
@@ -269,6 +269,31 @@ def _sources(raw: str) -> tuple[str, ...]:
     if not all(p.startswith(("site:", "moderator:")) for p in found):
         raise ValueError("must be site:<domain> or moderator:<name>, comma-separated")
     return found
+
+
+# What a secret looks like when someone copied it from an example.
+_PLACEHOLDER_SECRETS = frozenset({
+    "secret", "changeme", "change-me", "change_me", "dev", "development", "test", "testing",
+    "default", "password", "please-change-me", "your-secret-key", "insecure",
+})  # fmt: skip
+MIN_SECRET_CHARS = 32
+
+
+def _secret_key(env: _Reader) -> str | None:
+    """SECRET_KEY as given, refused when short or a placeholder (it keys the
+    hashes of IPs and e-mail addresses, and the moderators' sessions) -
+    unless DEV_MODE=1. Unset is fine: a random one is made in VAR_DIR."""
+    value = env.get("SECRET_KEY", None, str)
+    if value is None or env.get("DEV_MODE", False, _flag):
+        return value
+    if value.strip().lower() in _PLACEHOLDER_SECRETS or len(value) < MIN_SECRET_CHARS:
+        raise SettingsError(
+            "SECRET_KEY",
+            f"must be a random value of {MIN_SECRET_CHARS}+ characters (e.g. the output of"
+            " `python -c 'import secrets; print(secrets.token_hex(32))'`), or unset to have"
+            " one made in VAR_DIR; DEV_MODE=1 allows a weak one for development",
+        )
+    return value
 
 
 def _flag(raw: str) -> bool:

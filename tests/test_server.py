@@ -101,14 +101,23 @@ def _wait_ready(server: Server) -> None:
 
 
 def _first_start_key(server: Server) -> str:
+    """The key the first start wrote to VAR_DIR/first-start.txt - and not to
+    the log."""
     deadline = time.monotonic() + 10
+    path = server.var_dir / "first-start.txt"
     while time.monotonic() < deadline:
-        found = re.findall(r"created site 'localhost' with key (mk_\S+)", server.log_text())
-        if found:
-            assert len(found) == 1, "exactly one worker creates the first site"
+        if path.exists() and "key: mk_" in path.read_text():
+            assert path.stat().st_mode & 0o777 == 0o600
+            found = re.findall(r"key: (mk_\S+)", path.read_text())
+            assert len(found) == 1
+            created = re.findall(r"created site 'localhost'", server.log_text())
+            assert len(created) == 1, "exactly one worker creates the first site"
+            assert found[0] not in server.log_text(), "a site key in the log"
+            passwords = re.findall(r"password: (\S+)", path.read_text())
+            assert passwords and passwords[0] not in server.log_text(), "a password in the log"
             return found[0]
         time.sleep(0.1)
-    pytest.fail("no first-start key in the log")
+    pytest.fail(f"no first-start key in {path}")
 
 
 def _metric(text: str, name: str) -> float:

@@ -49,6 +49,10 @@ def test_values_are_parsed() -> None:
         ("LOG_LEVEL", "LOUD"),
         ("REDIS_TIMEOUT", "0"),
         ("WEB_CONCURRENCY", "0"),
+        ("SECRET_KEY", "changeme"),
+        ("SECRET_KEY", "a" * 31),
+        ("ACCESS_LOG", "maybe"),
+        ("SITE_CACHE_SECONDS", "-1"),
     ],
 )
 def test_bad_values_name_the_variable(variable: str, value: str) -> None:
@@ -56,6 +60,18 @@ def test_bad_values_name_the_variable(variable: str, value: str) -> None:
         Settings.from_env({variable: value})
     assert caught.value.variable == variable
     assert str(caught.value).startswith(variable)
+
+
+def test_secret_key_strength() -> None:
+    """A weak SECRET_KEY stops the start, unless DEV_MODE=1; unset is fine (a
+    random one is made in VAR_DIR)."""
+    strong = "x" * 16 + "7Gq2" * 4
+    assert Settings.from_env({"SECRET_KEY": strong}).secret_key == strong
+    assert Settings.from_env({}).secret_key is None
+    for weak in ("secret", "Change-Me", "short-but-not-a-placeholder"):
+        with pytest.raises(SettingsError, match=r"^SECRET_KEY"):
+            Settings.from_env({"SECRET_KEY": weak})
+        assert Settings.from_env({"SECRET_KEY": weak, "DEV_MODE": "1"}).secret_key == weak
 
 
 def test_factory_fails_at_start_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from moderation.errors import ValidationError
-from moderation.schema import Comment, parse_comment
+from moderation.schema import Comment, parse_comment, strip_controls
 
 THANKS = "Thanks for making the web a better place."
 SPAM_TEXT, HAM_TEXT, INVALID_TEXT = "true", "false", "invalid"
@@ -110,6 +110,10 @@ def comment_from_form(form: Mapping[str, list[str]]) -> Comment:
     ]
     if any(context):
         data["context"] = ", ".join(v for v in context if v)
+    # An Akismet client cannot be asked to fix its input (Akismet takes
+    # anything): control characters are dropped here, where the native API
+    # answers 400.
+    data = {k: strip_controls(v) if isinstance(v, str) else v for k, v in data.items()}
     try:
         return parse_comment(data, require_content=False)
     except ValidationError as exc:

@@ -6,7 +6,6 @@ and sees only that site's comments. Contract: DESIGN.md and /openapi.json.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Any
@@ -15,7 +14,7 @@ from flask import Blueprint, Response, g, jsonify, request
 
 from moderation.comments import LABELS, Stored, status_for
 from moderation.errors import AuthError, RedisUnavailable, ValidationError
-from moderation.schema import MAX_BATCH, Comment, parse_comment, parse_comment_id
+from moderation.schema import MAX_BATCH, Comment, parse_comment, parse_comment_id, parse_json
 from moderation.services import services
 from moderation.sites import Site
 
@@ -51,15 +50,7 @@ def authenticated_site() -> Site:
 
 
 def json_body() -> Any:
-    raw = request.get_data(cache=False)
-    if not raw:
-        raise ValidationError("the request body must be a JSON document")
-    try:
-        return json.loads(raw)
-    except UnicodeDecodeError:
-        raise ValidationError("the request body must be UTF-8") from None
-    except ValueError as exc:
-        raise ValidationError(f"the request body is not valid JSON: {exc}") from None
+    return parse_json(request.get_data(cache=False))
 
 
 def _check(site: Site, items: list[Any], where: str) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ Unknown fields are ignored (clients may send more than we use).
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
@@ -19,6 +20,10 @@ from moderation.errors import ValidationError
 
 MAX_BATCH = 1000
 ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+# C0 controls but tab, newline and carriage return; DEL; C1 controls. NUL has
+# its own message. Comment text has no use for them, and terminals and logs
+# interpret some.
+_CONTROL_RE = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _ID_RE = re.compile(ID_PATTERN)
 
 
@@ -108,6 +113,43 @@ def parse_comment(data: Any, where: str = "", require_content: bool = True) -> C
     return Comment(**values)
 
 
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                # Two values for one field: which one would we have checked?
+                raise ValidationError("appears twice in one JSON object", field=key)
+            seen.add(key)
+    return out
+
+
+def strip_controls(text: str) -> str:
+    """The text without the control characters the native API refuses."""
+    return _CONTROL_RE.sub("", text)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def parse_json(raw: bytes) -> Any:
+    """A request body as JSON, or ValidationError saying what is wrong with it:
+    not UTF-8, not JSON, numbers beyond what can be read, a key twice in one
+    object, nesting deep enough to exhaust the parser."""
+    if not raw:
+        raise ValidationError("the request body must be a JSON document")
+    try:
+        return json.loads(raw, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant)
+    except UnicodeDecodeError:
+        raise ValidationError("the request body must be UTF-8") from None
+    except RecursionError:
+        raise ValidationError("the request body is nested too deeply") from None
+    except ValueError as exc:
+        raise ValidationError(f"the request body is not valid JSON: {exc}") from None
+
+
 def parse_comment_id(raw: str) -> str:
     """A comment id taken from a URL path."""
     if not _ID_RE.match(raw):
@@ -128,6 +170,11 @@ def _parse_field(spec: FieldSpec, raw: Any, name: str) -> Any:
         raise ValidationError(f"must be at most {spec.max_length} characters", field=name)
     if "\x00" in raw:
         raise ValidationError("must not contain NUL characters", field=name)
+    if _CONTROL_RE.search(raw):
+        raise ValidationError(
+            "must not contain control characters (tab, newline and carriage return are fine)",
+            field=name,
+        )
     try:
         raw.encode("utf-8")
     except UnicodeEncodeError:

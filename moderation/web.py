@@ -44,6 +44,7 @@ from moderation.comments import LABELS
 from moderation.errors import ApiError, AuthError, Conflict, NotFound, ValidationError
 from moderation.moderators import Moderator
 from moderation.review_api import sites_of
+from moderation.schema import parse_json
 from moderation.services import services
 
 bp = Blueprint("web", __name__, url_prefix="/moderate")
@@ -107,6 +108,17 @@ def init_app(app: Flask, exempt: Iterable[Blueprint]) -> None:
             [(k, v) for k, v in SECURITY_HEADERS.items() if k.lower() not in present]
         )
         return response
+
+
+def _json_body() -> Any:
+    """The request's JSON body, or None when there is none or it is not JSON
+    we read (the forms that post these views fall back to form fields)."""
+    if not request.is_json:
+        return None
+    try:
+        return parse_json(request.get_data())
+    except ValidationError:
+        return None
 
 
 def current() -> Moderator | None:
@@ -325,7 +337,7 @@ def dashboard() -> str:
 def api_claim() -> Response:
     moderator = me()
     svc = services()
-    body = request.get_json(silent=True) or {}
+    body = _json_body() or {}
     site = body.get("site") or None
     sites = [site] if site and moderator.may_see(site) else sites_of(moderator)
     svc.review.claim(moderator, sites, CLAIM_BATCH, svc.settings.review_lease_seconds)
@@ -341,21 +353,21 @@ def api_claim() -> Response:
 @login_required
 def api_renew() -> Response:
     svc = services()
-    ids = _ids(request.get_json(silent=True) or {})
+    ids = _ids(_json_body() or {})
     return jsonify(renewed=svc.review.renew(me(), ids, svc.settings.review_lease_seconds))
 
 
 @bp.post("/api/release")
 @login_required
 def api_release() -> Response:
-    body = request.get_json(silent=True) or {"ids": request.form.getlist("ids")}
+    body = _json_body() or {"ids": request.form.getlist("ids")}
     return jsonify(released=services().review.release(me(), _ids(body)))
 
 
 @bp.post("/api/decide")
 @login_required
 def api_decide() -> Response:
-    body = request.get_json(silent=True) or {}
+    body = _json_body() or {}
     label = body.get("label")
     if label not in LABELS:
         raise ValidationError("must be ham or spam", field="label")
@@ -365,7 +377,7 @@ def api_decide() -> Response:
 @bp.post("/api/decide-cluster")
 @login_required
 def api_decide_cluster() -> Response:
-    body = request.get_json(silent=True) or {}
+    body = _json_body() or {}
     label, cluster = body.get("label"), str(body.get("cluster") or "")
     if label not in LABELS:
         raise ValidationError("must be ham or spam", field="label")
@@ -379,7 +391,7 @@ def api_decide_cluster() -> Response:
 def api_undo() -> Response:
     svc = services()
     undone = []
-    for item in _ids(request.get_json(silent=True) or {}):
+    for item in _ids(_json_body() or {}):
         try:
             svc.review.undo(me(), item, svc.settings.undo_seconds)
             undone.append(item)

@@ -47,6 +47,22 @@ def test_verify_key(
         assert help_text in response.headers["X-akismet-debug-help"]
 
 
+def test_control_characters_are_dropped_not_refused(
+    client: FlaskClient, svc: Services, site_key: str
+) -> None:
+    """An Akismet client cannot fix its input: what the native API refuses
+    (control characters) is dropped from the form instead."""
+    response = check(
+        client, site_key, comment_content="hello\x07 there\x1b", comment_author="A\x9bB"
+    )
+    assert response.status_code == 200 and response.text in ("true", "false")
+    comment_id = svc.comments.find("blog.example", guid=response.headers["X-akismet-guid"])
+    assert comment_id is not None
+    stored = svc.comments.get("blog.example", comment_id)
+    assert stored.record["fields"]["content"] == "hello there"
+    assert stored.record["fields"]["author"] == "AB"
+
+
 def test_revoked_key_is_invalid(client: FlaskClient, svc: Services, site_key: str) -> None:
     svc.sites.revoke("blog.example")
     assert client.post("/1.1/verify-key", data={"key": site_key, "blog": BLOG}).text == "invalid"

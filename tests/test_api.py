@@ -181,6 +181,8 @@ def test_batch_names_the_bad_item(client: FlaskClient, auth: dict) -> None:
         ({"content": "hi", "is_test": "yes"}, "is_test", "true or false"),
         ({"content": "a\x00b"}, "content", "NUL"),
         ({"content": "a\ud800b"}, "content", "surrogates"),
+        ({"content": "bell\x07 escape\x1b[31m"}, "content", "control characters"),
+        ({"content": "hi", "author": "C1\x9b control"}, "author", "control characters"),
     ],
 )
 def test_invalid_fields_are_400_naming_the_field(
@@ -198,6 +200,34 @@ def test_bad_json_is_400(client: FlaskClient, auth: dict, raw: bytes) -> None:
     response = client.post(CHECK, data=raw, headers=auth)
     assert response.status_code == 400
     assert response.get_json()["error"]["code"] == "invalid"
+
+
+@pytest.mark.parametrize(
+    ("raw", "message", "field"),
+    [
+        (b'{"content": "a", "content": "b"}', "appears twice", "content"),
+        (b'{"content": ' + b"[" * 5000 + b"]" * 5000 + b"}", "nested too deeply", None),
+        (b'{"content": "x", "id": 1' + b"0" * 5000 + b"}", "not valid JSON", None),
+        (b'{"content": "x", "id": NaN}', "NaN is not a JSON number", None),
+        (b'{"content": "x", "id": -Infinity}', "Infinity is not a JSON number", None),
+        (b'{"content": "x", "id": 1e400}', "must be a string", "id"),
+    ],
+)
+def test_hostile_json_is_400_saying_why(
+    client: FlaskClient, auth: dict, raw: bytes, message: str, field: str | None
+) -> None:
+    """Duplicate keys, deep nesting (it exhausted the parser: a 500), huge and
+    non-standard numbers: each a 400 that names the problem."""
+    response = client.post(CHECK, data=raw, headers=auth)
+    assert response.status_code == 400, response.text
+    error = response.get_json()["error"]
+    assert message in error["message"]
+    assert error.get("field") == field
+
+
+def test_text_keeps_tabs_and_newlines(client: FlaskClient, auth: dict) -> None:
+    response = client.post(CHECK, json={"content": "line one\n\tline two\r\n"}, headers=auth)
+    assert response.status_code == 200
 
 
 def test_non_object_body_is_400(client: FlaskClient, auth: dict) -> None:

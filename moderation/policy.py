@@ -173,5 +173,9 @@ def _span(seconds: float) -> str:
 
 
 def _boost(score: float, log_odds: float) -> float:
-    score = min(max(score, 1e-9), 1 - 1e-9)
-    return round(1 / (1 + math.exp(-(math.log(score / (1 - score)) + log_odds))), 6)
+    """``score`` moved up by ``log_odds``, never down: neither the clamping
+    that keeps the logit finite nor rounding may lower it (hypothesis found a
+    boost that rounded 2e-16 to 0 and turned a review into ham)."""
+    clamped = min(max(score, 1e-9), 1 - 1e-9)
+    boosted = 1 / (1 + math.exp(-(math.log(clamped / (1 - clamped)) + log_odds)))
+    return max(score, boosted)

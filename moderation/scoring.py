@@ -81,12 +81,13 @@ class Scorer:
         akismet = self._ask_akismet(site, ids, fields, score_of, decisions)
         records = []
         for i, decision in enumerate(decisions):
+            score = score_of[i]
             record = {
                 "id": ids[i],
                 "guid": str(uuid.uuid4()),
                 "site": site.domain,
                 "fields": fields[i],
-                "score": score_of[i],
+                "score": None if score is None else round(score, 6),
                 "verdict": decision.verdict,
                 "discard": decision.discard,
                 "source": decision.source,

@@ -22,6 +22,7 @@ from moderation.comments import CommentStore
 from moderation.current_model import CurrentModel
 from moderation.errors import RedisUnavailable
 from moderation.policy import Crowd, CrowdRules, Decision, decide, with_akismet, with_crowd
+from moderation.privacy import stored_fields
 from moderation.rules import hard_signals
 from moderation.schema import Comment
 from moderation.sites import Site
@@ -46,6 +47,8 @@ class Scorer:
         self.velocity = velocity
         self.crowd_rules = crowd_rules
         self.velocity_limits = velocity_limits
+        # Keep the /24 or /48 of an IP beside its keyed hash (IP_PREFIX).
+        self.keep_ip_prefix = False
         # The time campaign and velocity windows are measured in (a benchmark
         # replays a day of comments in seconds by setting its own).
         self.clock: Callable[[], float] = time.time
@@ -86,7 +89,8 @@ class Scorer:
                 "id": ids[i],
                 "guid": str(uuid.uuid4()),
                 "site": site.domain,
-                "fields": fields[i],
+                # What is stored of the fields: the IP only as its keyed hash.
+                "fields": stored_fields(fields[i], self.velocity.hashed, self.keep_ip_prefix),
                 "score": None if score is None else round(score, 6),
                 "verdict": decision.verdict,
                 "discard": decision.discard,

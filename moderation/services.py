@@ -62,6 +62,7 @@ class Services:
                        settings.campaign_boost),
             {**DEFAULT_LIMITS, **dict(settings.velocity_limits)},
         )  # fmt: skip
+        scorer.keep_ip_prefix = settings.ip_prefix
         return cls(
             settings=settings,
             redis=client,

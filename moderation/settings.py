@@ -49,6 +49,9 @@ class Settings:
     # settings) before asking Redis again; 0 asks on every request. A change
     # made in another process (revoke, rotate, settings) applies after this.
     site_cache_seconds: float = 1.0
+    # Stored comments carry a keyed hash of the commenter's IP; with this, also
+    # its network (/24, /48) for moderators who read addresses.
+    ip_prefix: bool = False
     redis_timeout: float = 1.0
     # Set by our gunicorn config (var/metrics); prometheus_client reads it too.
     metrics_dir: Path | None = None
@@ -140,6 +143,7 @@ class Settings:
             trust_proxy_hops=env.get("TRUST_PROXY_HOPS", cls.trust_proxy_hops, _between(int, 0, 5)),
             log_level=log_level,
             access_log=env.get("ACCESS_LOG", cls.access_log, _flag),
+            ip_prefix=env.get("IP_PREFIX", cls.ip_prefix, _flag),
             site_cache_seconds=env.get(
                 "SITE_CACHE_SECONDS", cls.site_cache_seconds, _between(float, 0.0, 60.0)
             ),

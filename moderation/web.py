@@ -343,9 +343,15 @@ def api_claim() -> Response:
     svc.review.claim(moderator, sites, CLAIM_BATCH, svc.settings.review_lease_seconds)
     items = [i for i in svc.review.items(sites, 500) if i["claimed_by"] == moderator.name]
     for item in items:
-        # Moderators see a keyed hash of the IP (enough to spot repeats), not the IP.
-        ip = item["fields"].pop("user_ip", None)
-        item["ip_hash"] = svc.scorer.velocity.hashed(ip)[:12] if ip else None
+        # Moderators see a keyed hash of the IP (enough to spot repeats), and
+        # its network when the deployment keeps it (IP_PREFIX), never the IP.
+        fields = item["fields"]
+        ip = fields.pop("user_ip", None)  # stored by a version that kept it
+        hashed = fields.pop("user_ip_hash", None) or (
+            svc.scorer.velocity.hashed(ip) if ip else None
+        )
+        item["ip_hash"] = hashed[:12] if hashed else None
+        item["ip_prefix"] = fields.pop("user_ip_prefix", None)
     return jsonify(items=items, depth=svc.review.depth(sites_of(moderator)))
 
 

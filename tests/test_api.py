@@ -7,6 +7,7 @@ import json
 import pytest
 from flask.testing import FlaskClient
 
+from moderation.privacy import ip_prefix, stored_fields
 from moderation.schema import MAX_BATCH
 from moderation.services import Services
 from tests.conftest import HAM_COMMENT, SPAM_COMMENT
@@ -285,6 +286,49 @@ def test_stored_record_keeps_fields_and_result(
     answer = client.post(CHECK, json=body, headers=auth).get_json()
     stored = svc.comments.get("blog.example", "k1").record
     assert stored["site"] == "blog.example"
-    assert stored["fields"]["user_ip"] == "2001:db8::1" and stored["fields"]["is_test"] is True
+    assert stored["fields"]["is_test"] is True
+    # The IP address only as its keyed hash (moderation/privacy.py).
+    assert "user_ip" not in stored["fields"]
+    assert stored["fields"]["user_ip_hash"] == svc.scorer.velocity.hashed("2001:db8::1")
     for name in ("score", "verdict", "source", "model_version", "reasons", "checked_at"):
         assert stored[name] == answer[name]
+
+
+def test_ip_addresses_are_stored_only_as_keyed_hashes(
+    client: FlaskClient, auth: dict, svc: Services
+) -> None:
+    """Nowhere in Redis - comment records, indexes, the labels stream - is the
+    address in clear; two comments from one address share a hash, and the
+    hash depends on the deployment's secret."""
+    address = "203.0.113.77"
+    for n, ip in enumerate([address, address, "198.51.100.9"]):
+        body = {**HAM_COMMENT, "id": f"ip{n}", "user_ip": ip}
+        assert client.post(CHECK, json=body, headers=auth).status_code == 200
+    client.post("/api/v1/comments/ip0/feedback", json={"label": "spam"}, headers=auth)
+    hashes = [svc.comments.get("blog.example", f"ip{n}").record["fields"]["user_ip_hash"]
+              for n in range(3)]  # fmt: skip
+    assert hashes[0] == hashes[1] != hashes[2]
+    assert "user_ip_prefix" not in svc.comments.get("blog.example", "ip0").record["fields"]
+    for name in svc.redis.scan_iter(match=svc.keys.pattern()):
+        kind = svc.redis.type(name)
+        if kind == "hash":
+            values = list(svc.redis.hgetall(name).values())
+        elif kind == "string":
+            values = [svc.redis.get(name)]
+        elif kind == "stream":
+            values = [str(entry) for entry in svc.redis.xrange(name)]
+        else:
+            continue
+        assert not any(address in str(v) for v in values), name
+    assert len(svc.redis.xrange(svc.keys.labels())) >= 1  # the label went through
+
+
+@pytest.mark.parametrize(
+    ("address", "prefix"),
+    [("203.0.113.77", "203.0.113.0/24"), ("2001:db8:1:2::5", "2001:db8:1::/48"), ("x", None)],
+)
+def test_ip_prefix(address: str, prefix: str | None) -> None:
+    assert ip_prefix(address) == prefix
+    kept = stored_fields({"user_ip": address}, lambda a: "h", keep_prefix=True)
+    assert kept.get("user_ip_prefix") == prefix and kept["user_ip_hash"] == "h"
+    assert "user_ip" not in kept

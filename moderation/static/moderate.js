@@ -95,7 +95,10 @@
     meta.appendChild(el("span", "author", f.author || "(no name)"));
     if (f.author_email) meta.appendChild(el("span", "email", f.author_email));
     if (f.author_url) meta.appendChild(el("span", "url", f.author_url));
-    if (item.ip_hash) meta.appendChild(el("span", "ip", "IP " + item.ip_hash));
+    if (item.ip_hash) {
+      const ip = "IP " + item.ip_hash + (item.ip_prefix ? " (" + item.ip_prefix + ")" : "");
+      meta.appendChild(el("span", "ip", ip));
+    }
     if (f.permalink) meta.appendChild(el("span", "post", f.permalink));
     box.appendChild(meta);
     box.appendChild(highlighted(f.content || "", terms(item)));

@@ -38,13 +38,20 @@ from moderation.akismet_protocol import (
     parse_form,
 )
 from moderation.comments import Stored
-from moderation.errors import ApiError, AuthError, RedisUnavailable, ValidationError
+from moderation.errors import (
+    ApiError,
+    AuthError,
+    RateLimited,
+    RedisUnavailable,
+    ValidationError,
+)
 from moderation.policy import HAM, SPAM
 from moderation.services import services
 from moderation.sites import Site
 
 bp = Blueprint("akismet", __name__)
 bp.before_request(api.start_timer)
+bp.before_request(api.count_address)
 bp.after_request(api.observe)
 
 DEBUG_HELP = "X-akismet-debug-help"
@@ -85,6 +92,14 @@ def storage_down(exc: RedisUnavailable) -> Response:
     return response
 
 
+@bp.errorhandler(RateLimited)
+def rate_limited(exc: RateLimited) -> Response:
+    # Not Akismet's 200-with-text: a client must retry later, not read an answer.
+    response = _text(f"Rate limited: {exc.message}.", status=429, help_text=exc.message)
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 @bp.errorhandler(ApiError)
 def other_error(exc: ApiError) -> Response:
     return _text(exc.message, help_text=exc.message)
@@ -102,10 +117,13 @@ def _site(form: Form) -> Site:
     key = first(form, "api_key") or first(form, "key")
     if not key:
         raise _Refused(INVALID_TEXT, 'Empty "api_key" value')
+    svc = services()
     try:
-        return services().sites.authenticate(key)
+        site = svc.sites.authenticate(key)
     except AuthError as exc:
         raise _Refused(INVALID_TEXT, f"Invalid API key ({exc.message}).") from None
+    svc.limits.hit_site(site.domain, site.rate_limit)
+    return site
 
 
 def _require(form: Form, *names: str) -> None:

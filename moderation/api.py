@@ -27,6 +27,15 @@ def start_timer() -> None:
     g.started = time.perf_counter()
 
 
+def count_address() -> None:
+    """Every API request counts against its client address's rate limit,
+    before its key is looked at: guessing keys costs attempts."""
+    services().limits.hit_ip(request.remote_addr)
+
+
+bp.before_request(count_address)
+
+
 @bp.after_request
 def observe(response: Response) -> Response:
     endpoint = request.endpoint or "unknown"
@@ -46,7 +55,10 @@ def bearer_token(missing: str) -> str:
 
 def authenticated_site() -> Site:
     key = bearer_token("send the site key as Authorization: Bearer <key>")
-    return services().sites.authenticate(key)
+    svc = services()
+    site = svc.sites.authenticate(key)
+    svc.limits.hit_site(site.domain, site.rate_limit)
+    return site
 
 
 def json_body() -> Any:

@@ -82,6 +82,9 @@ def rotate(domain: str) -> None:
 @click.option("--reset", is_flag=True, help="drop the overrides: use the model's cutoffs")
 @click.option("--webhook", help="URL to POST final verdicts of held comments to ('' removes it)")
 @click.option("--new-webhook-secret", is_flag=True, help="make a new signing secret")
+@click.option(
+    "--rate-limit", help="API requests allowed, e.g. 50/second;2000/minute ('' = RATE_LIMIT_SITE)"
+)
 def update(
     domain: str,
     ham_below: float | None,
@@ -89,11 +92,14 @@ def update(
     reset: bool,
     webhook: str | None,
     new_webhook_secret: bool,
+    rate_limit: str | None,
 ) -> None:
-    """Set a site's cutoffs and webhook."""
+    """Set a site's cutoffs, webhook and rate limit."""
     with _reported():
         svc = services()
         site = svc.sites.set_cutoffs(domain, ham_below, spam_above, reset=reset)
+        if rate_limit is not None:
+            site = svc.sites.set_rate_limit(domain, rate_limit)
         secret = None
         if webhook is not None or new_webhook_secret:
             url = webhook if webhook is not None else (site.webhook_url or "")
@@ -103,7 +109,8 @@ def update(
             site = svc.sites.get(domain)
     click.echo(
         f"{site.domain}: ham_below={site.ham_below} spam_above={site.spam_above}"
-        f" (None: the model's cutoff); webhook {site.webhook_url or 'none'}",
+        f" (None: the model's cutoff); webhook {site.webhook_url or 'none'};"
+        f" rate limit {site.rate_limit or 'RATE_LIMIT_SITE'}",
         err=secret is not None,
     )
     if secret is not None:

@@ -89,6 +89,15 @@ class Conflict(ApiError):
     code = "conflict"
 
 
+class RateLimited(ApiError):
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 def error_response(status: int, code: str, message: str, field: str | None = None) -> Response:
     body: dict[str, str] = {"code": code, "message": message}
     if field is not None:
@@ -104,6 +113,8 @@ def init_app(app: Flask) -> None:
         response = error_response(exc.status, exc.code, exc.message, exc.field)
         if exc.status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="moderation"'
+        if isinstance(exc, RateLimited):
+            response.headers["Retry-After"] = str(exc.retry_after)
         return response
 
     @app.errorhandler(RedisUnavailable)

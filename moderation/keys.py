@@ -25,13 +25,14 @@ The whole scheme, under one prefix (``REDIS_PREFIX``, default ``modr:``)::
     {mods}:token:<sha256>         string a login token's hash -> moderator (expires)
     {mods}:tokens:<name>          set    a moderator's token keys (to revoke them all)
     {mods}:batch:<name>:<cluster> string the items of a cluster decision, for its undo
-    {mods}:login_failures:<who>   string failed web logins of an address or name (expires)
     {campaign}:band:<n>:<hash>    string an LSH band of a signature -> cluster id (expires)
     {campaign}:cluster:<id>       hash   a cluster's first signature and first sighting
     {campaign}:cluster:<id>:<set> zset   members, sites, confirmed, denied, model (by time)
     {velocity}:<kind>:<hmac>      zset   recent comments of one IP/e-mail/domain/site
     {labels}:stream               stream every label (feedback, decisions) for retraining
     {retrain}:lock                string the running retrain job's token (expires)
+    limits:{LIMITER/<kind>/<who>/<limit>}  the rate-limit counters (the ``limits``
+                                  library's sliding windows; expire)
 
 Braces are Redis Cluster hash tags: keys changed together in one atomic step
 share one, so the same code runs on a cluster. Domains and comment ids are
@@ -108,8 +109,9 @@ class Keys:
     def moderator_tokens(self, name: str) -> str:
         return f"{self.prefix}{{mods}}:tokens:{name}"
 
-    def login_failures(self, who: str) -> str:
-        return f"{self.prefix}{{mods}}:login_failures:{who}"
+    def rate_limits(self) -> str:
+        """The prefix of the rate-limit counters (``limits`` names the rest)."""
+        return f"{self.prefix}limits"
 
     def cluster_batch(self, name: str, cluster: str) -> str:
         return f"{self.prefix}{{mods}}:batch:{name}:{cluster}"

@@ -17,14 +17,15 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from moderation.api import bearer_token, json_body, observe, start_timer
+from moderation.api import bearer_token, count_address, json_body, observe, start_timer
 from moderation.comments import LABELS
-from moderation.errors import ValidationError
+from moderation.errors import AuthError, ValidationError
 from moderation.moderators import Moderator
 from moderation.services import services
 
 bp = Blueprint("review", __name__, url_prefix="/api/v1")
 bp.before_request(start_timer)
+bp.before_request(count_address)
 bp.after_request(observe)
 
 MAX_LIMIT = 500
@@ -104,7 +105,12 @@ def login() -> Response:
     if not isinstance(password, str) or not password:
         raise ValidationError("is required", field="password")
     svc = services()
-    token, mod = svc.moderators.login(username, password)
+    svc.limits.check_login(request.remote_addr, username)
+    try:
+        token, mod = svc.moderators.login(username, password)
+    except AuthError:
+        svc.limits.login_failed(request.remote_addr, username)
+        raise
     return jsonify(
         token=token,
         expires_in=svc.settings.moderator_token_seconds,

@@ -16,6 +16,7 @@ from moderation.keys import Keys
 from moderation.metrics import Metrics
 from moderation.moderators import ModeratorRegistry
 from moderation.policy import CrowdRules
+from moderation.ratelimit import RateLimits
 from moderation.redis_server import EmbeddedRedis
 from moderation.review import ReviewQueue
 from moderation.scoring import Scorer
@@ -41,6 +42,7 @@ class Services:
     review: ReviewQueue
     spool: Spool
     campaigns: CampaignStore
+    limits: RateLimits
 
     @classmethod
     def build(cls, settings: Settings, client: Redis, embedded: EmbeddedRedis | None) -> Services:
@@ -78,6 +80,14 @@ class Services:
             review=ReviewQueue(client, keys, comments, metrics, campaigns),
             spool=Spool(settings.spool_dir),
             campaigns=campaigns,
+            limits=RateLimits(
+                client,
+                keys.rate_limits(),
+                per_ip=settings.rate_limit_ip,
+                per_site=settings.rate_limit_site,
+                login=settings.rate_limit_login,
+                enabled=settings.rate_limits,
+            ),
         )
 
 

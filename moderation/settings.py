@@ -16,6 +16,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
+from limits import parse_many
+
 from moderation.errors import SettingsError
 
 T = TypeVar("T")
@@ -88,6 +90,14 @@ class Settings:
     retrain_margin: float = 0.02
     retrain_keep: int = 10
     retrain_exclude: tuple[str, ...] = ()
+    # Rate limits ("N/second;M/minute", "off"): API requests per client address
+    # (counted before the key is looked at) and per site key (a site's own
+    # limit, `sites update --rate-limit`, overrides it); failed logins per
+    # address and per account. RATE_LIMITS=off switches all of them off.
+    rate_limits: bool = True
+    rate_limit_ip: str = "6000/minute"
+    rate_limit_site: str = "1200/minute"
+    rate_limit_login: str = "10 per 15 minutes"
     # Velocity limits per identity kind (minute, hour, day), over the defaults.
     velocity_limits: tuple[tuple[str, tuple[int, int, int]], ...] = ()
 
@@ -200,6 +210,10 @@ class Settings:
                 "CAMPAIGN_BOOST", cls.campaign_boost, _between(float, 0.0, 20.0)
             ),
             velocity_limits=env.get("VELOCITY_LIMITS", (), _velocity_limits),
+            rate_limits=env.get("RATE_LIMITS", cls.rate_limits, _flag),
+            rate_limit_ip=env.get("RATE_LIMIT_IP", cls.rate_limit_ip, _rate_limit),
+            rate_limit_site=env.get("RATE_LIMIT_SITE", cls.rate_limit_site, _rate_limit),
+            rate_limit_login=env.get("RATE_LIMIT_LOGIN", cls.rate_limit_login, _rate_limit),
             labels_dir_setting=env.get("LABELS_DIR", None, Path),
             train_data=env.get("TRAIN_DATA", (), _paths),
             retrain_margin=env.get("RETRAIN_MARGIN", cls.retrain_margin, _between(float, 0.0, 1.0)),
@@ -239,6 +253,16 @@ def _between(kind: type[N], low: N, high: N) -> Callable[[str], N]:
         return value
 
     return parse
+
+
+def _rate_limit(raw: str) -> str:
+    """``20/second;600/minute`` (the ``limits`` library's notation) or ``off``."""
+    if raw.lower() != "off":
+        try:
+            parse_many(raw)
+        except ValueError:
+            raise ValueError("must be like 20/second;600/minute, or off") from None
+    return raw
 
 
 _VELOCITY_KINDS = ("ip", "email", "email_domain", "url_domain", "site")

@@ -26,6 +26,7 @@ import redis
 
 from moderation.errors import AuthError, Conflict, NotFound, RedisUnavailable, ValidationError
 from moderation.keys import Keys
+from moderation.ratelimit import parse_limits
 from training.cutoffs import Cutoffs
 
 T = TypeVar("T")
@@ -59,6 +60,8 @@ class Site:
     akismet_budget: int | None = None
     # Where final verdicts of held comments are POSTed (signed), if anywhere.
     webhook_url: str | None = None
+    # The site's own API rate limit ("50/second;2000/minute"), over RATE_LIMIT_SITE.
+    rate_limit: str | None = None
 
     def cutoffs(self, model: Cutoffs) -> Cutoffs:
         """The model's cutoffs with this site's overrides applied."""
@@ -90,6 +93,7 @@ def _site_from_hash(domain: str, data: dict[str, str]) -> Site:
         akismet_blog=data.get("akismet_blog") or None,
         akismet_budget=int(data["akismet_budget"]) if data.get("akismet_budget") else None,
         webhook_url=data.get("webhook_url") or None,
+        rate_limit=data.get("rate_limit") or None,
     )
 
 
@@ -236,6 +240,17 @@ class SiteRegistry:
         changes = {k: v for k, v in (("ham_below", ham), ("spam_above", spam)) if v is not None}
         if changes:
             self.client.hset(site_key, mapping=changes)
+        return self.get(domain)
+
+    @_forgets_sites
+    def set_rate_limit(self, domain: str, limit: str) -> Site:
+        """The site's own API rate limit (``""`` goes back to RATE_LIMIT_SITE)."""
+        site = self.get(domain)
+        if limit.strip():
+            parse_limits(limit, "rate_limit")
+            self.client.hset(self.keys.site(site.domain), "rate_limit", limit.strip())
+        else:
+            self.client.hdel(self.keys.site(site.domain), "rate_limit")
         return self.get(domain)
 
     @_forgets_sites

@@ -41,7 +41,14 @@ from flask_wtf.csrf import CSRFProtect
 
 from moderation import charts
 from moderation.comments import LABELS
-from moderation.errors import ApiError, AuthError, Conflict, NotFound, ValidationError
+from moderation.errors import (
+    ApiError,
+    AuthError,
+    Conflict,
+    NotFound,
+    RateLimited,
+    ValidationError,
+)
 from moderation.moderators import Moderator
 from moderation.review_api import sites_of
 from moderation.schema import parse_json
@@ -52,9 +59,6 @@ log = logging.getLogger(__name__)
 csrf = CSRFProtect()
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Failed logins allowed per address and per name in LOGIN_WINDOW seconds.
-LOGIN_FAILURES = 10
-LOGIN_WINDOW = 900
 CLAIM_BATCH = 20
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -168,18 +172,16 @@ def login() -> Any:
     if request.method == "POST":
         username = (request.form.get("username") or "").strip()
         password = request.form.get("password") or ""
-        limited = _login_limited(username)
-        if limited:
-            response = Response(
-                render_template("moderate/login.html", error="Too many attempts; wait a while."),
-                status=429,
-            )
-            response.headers["Retry-After"] = str(LOGIN_WINDOW)
-            return response
+        limits = services().limits
+        try:
+            limits.check_login(request.remote_addr, username)
+        except RateLimited as exc:
+            page = render_template("moderate/login.html", error="Too many attempts; wait a while.")
+            return Response(page, status=429, headers={"Retry-After": str(exc.retry_after)})
         try:
             _, moderator = services().moderators.login(username, password)
         except (AuthError, ValidationError):
-            _login_failed(username)
+            limits.login_failed(request.remote_addr, username)
             error = "Wrong username or password."
         else:
             session.clear()
@@ -195,27 +197,6 @@ def login() -> Any:
 def logout() -> Any:
     session.clear()
     return redirect(url_for("web.login"))
-
-
-def _login_keys(username: str) -> list[str]:
-    keys = services().keys
-    return [
-        keys.login_failures(f"ip:{request.remote_addr}"),
-        keys.login_failures(f"user:{username}"),
-    ]
-
-
-def _login_limited(username: str) -> bool:
-    counts = services().redis.mget(_login_keys(username.lower()))
-    return any(int(c or 0) >= LOGIN_FAILURES for c in counts)
-
-
-def _login_failed(username: str) -> None:
-    pipe = services().redis.pipeline(transaction=False)
-    for key in _login_keys(username.lower()):
-        pipe.incr(key)
-        pipe.expire(key, LOGIN_WINDOW)
-    pipe.execute()
 
 
 # -- pages

@@ -1,0 +1,122 @@
+"""Rate limits: per client address and per site key on the API, per address
+and per account on logins.
+
+Counting is the ``limits`` library's (the engine behind Flask-Limiter), with
+its sliding-window counter in our Redis, so every worker and node shares one
+count. We call it directly rather than through Flask-Limiter's decorators
+because the order matters here: an address is counted *before* its key is
+looked at (guessing keys costs attempts), a site is counted after, against
+its own limit, and a login counts only its failures.
+
+A limit is never a reason to refuse service when Redis is down: the count
+falls back to this process's memory (still a limit, per worker) and the
+trouble is logged, not turned into a 429 or a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Sequence
+
+import redis
+from limits import RateLimitItem, parse_many
+from limits.storage import MemoryStorage, RedisStorage
+from limits.strategies import SlidingWindowCounterRateLimiter
+
+from moderation.errors import RateLimited, ValidationError
+
+log = logging.getLogger(__name__)
+
+
+def parse_limits(text: str, field: str) -> tuple[RateLimitItem, ...]:
+    """``"20/second;600/minute"`` -> limits; ``off``/empty -> none."""
+    if text.strip().lower() in ("", "off", "none"):
+        return ()
+    try:
+        return tuple(parse_many(text))
+    except ValueError as exc:
+        raise ValidationError(f"{text!r} is not a rate limit like 20/second;600/minute",
+                              field=field) from exc  # fmt: skip
+
+
+class RateLimits:
+    def __init__(
+        self,
+        client: redis.Redis,
+        key_prefix: str,
+        *,
+        per_ip: str,
+        per_site: str,
+        login: str,
+        enabled: bool = True,
+    ) -> None:
+        self.enabled = enabled
+        self.per_ip = parse_limits(per_ip, "RATE_LIMIT_IP")
+        self.per_site = parse_limits(per_site, "RATE_LIMIT_SITE")
+        self.login = parse_limits(login, "RATE_LIMIT_LOGIN")
+        # limits wraps each key in a hash tag of its own (Redis Cluster-ready).
+        storage = RedisStorage("redis://", connection_pool=client.connection_pool,
+                               key_prefix=key_prefix)  # fmt: skip
+        self._shared = SlidingWindowCounterRateLimiter(storage)
+        self._local = SlidingWindowCounterRateLimiter(MemoryStorage())
+        self._warned = 0.0
+        self._site_limits: dict[str, tuple[RateLimitItem, ...]] = {}
+
+    def hit_ip(self, address: str | None) -> None:
+        """Count one API request of a client address; RateLimited over the limit."""
+        self._hit(self.per_ip, "ip", address or "-")
+
+    def hit_site(self, domain: str, own: str | None) -> None:
+        """Count one API request of a site, against its own limit if it has one."""
+        self._hit(self._site(own), "site", domain)
+
+    def check_login(self, address: str | None, account: str) -> None:
+        """RateLimited if the address or the account has failed too often."""
+        if not self.enabled:
+            return
+        for who in (f"ip:{address or '-'}", f"user:{account.lower()}"):
+            for item in self.login:
+                if not self._call("test", item, "login", who):
+                    wait = self._retry_after(item, "login", who)
+                    raise RateLimited(f"too many failed logins; retry in {wait} s", wait)
+
+    def login_failed(self, address: str | None, account: str) -> None:
+        if not self.enabled:
+            return
+        for who in (f"ip:{address or '-'}", f"user:{account.lower()}"):
+            for item in self.login:
+                self._call("hit", item, "login", who)
+
+    def _site(self, own: str | None) -> tuple[RateLimitItem, ...]:
+        if not own:
+            return self.per_site
+        if own not in self._site_limits:  # parsed once per worker
+            self._site_limits[own] = parse_limits(own, "rate_limit")
+        return self._site_limits[own]
+
+    def _hit(self, items: Sequence[RateLimitItem], *identifiers: str) -> None:
+        if not self.enabled:
+            return
+        for item in items:
+            if not self._call("hit", item, *identifiers):
+                wait = self._retry_after(item, *identifiers)
+                raise RateLimited(f"rate limit of {item} reached; retry in {wait} s", wait)
+
+    def _call(self, method: str, item: RateLimitItem, *identifiers: str) -> bool:
+        try:
+            return bool(getattr(self._shared, method)(item, *identifiers))
+        except redis.RedisError as exc:
+            now = time.monotonic()
+            if now - self._warned > 60:  # once a minute, not once per request
+                self._warned = now
+                log.warning("rate limits counted in this process only: Redis %s", exc)
+            return bool(getattr(self._local, method)(item, *identifiers))
+
+    def _retry_after(self, item: RateLimitItem, *identifiers: str) -> int:
+        try:
+            reset = self._shared.get_window_stats(item, *identifiers).reset_time
+        except redis.RedisError:
+            reset = self._local.get_window_stats(item, *identifiers).reset_time
+        return max(1, math.ceil(reset - time.time()))

@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run worker retrain test check lint fmt train evaluate bench bench-accuracy bench-campaign bench-retrain bench-latency bench-request bench-http bench-gunicorn clean
+.PHONY: run worker retrain test check lint fmt train evaluate bench bench-accuracy bench-campaign bench-retrain bench-latency bench-request bench-http bench-gunicorn bench-outage clean
 
 # A stamp per requirements file: reinstall only when a pin changes.
 $(BIN)/.runtime: requirements.txt
@@ -111,6 +111,10 @@ bench-gunicorn: $(BIN)/.wrk
 ## bench-request: the check's request path profiled in-process (CPU per check, top functions) -> bench/RESULTS.md
 bench-request: $(BIN)/.bench
 	$(BIN)/python -m bench.request $(if $(DATA),--data $(DATA))
+
+## bench-outage: Redis stopped and Akismet failing under load: answers, queue, circuit -> bench/RESULTS.md
+bench-outage: $(BIN)/.runtime
+	$(BIN)/python -m bench.outage $(if $(DATA),--data $(DATA))
 
 ## bench: the speed benchmarks, in-process and over HTTP
 bench: bench-latency bench-request bench-http

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -80,4 +81,36 @@ def test_replay_waits_for_redis_and_keeps_the_spool(settings: Settings, tmp_path
     assert spool.size() == 4
     assert spool.replay(lambda d, r: seen.append((d, r))) == 3  # the torn line is skipped
     assert sorted(d for d, _ in seen) == ["blog.example", "other.example"]
+    assert spool.files() == []
+
+
+def test_records_appended_while_a_replay_takes_the_file_are_not_lost(tmp_path: Path) -> None:
+    # Web workers keep spooling while the background worker replays (Redis
+    # back for some, or flapping). A writer that opened the file just before
+    # a replay renamed it must not append to the renamed file after the
+    # replay has read it: the replay deletes it.
+    spool = Spool(tmp_path / "spool")
+    replayed: list[str] = []
+    writing = threading.Event()
+    writing.set()
+
+    def write(writer: int) -> None:
+        for i in range(300):
+            spool.append("blog.example", [{"id": f"{writer}-{i}"}])
+
+    def replay() -> None:
+        while writing.is_set():
+            spool.replay(lambda d, records: replayed.extend(r["id"] for r in records))
+
+    writers = [threading.Thread(target=write, args=(w,)) for w in range(4)]
+    replayer = threading.Thread(target=replay)
+    replayer.start()
+    for thread in writers:
+        thread.start()
+    for thread in writers:
+        thread.join()
+    writing.clear()
+    replayer.join()
+    spool.replay(lambda d, records: replayed.extend(r["id"] for r in records))
+    assert len(replayed) == len(set(replayed)) == 4 * 300
     assert spool.files() == []

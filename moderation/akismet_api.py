@@ -162,6 +162,8 @@ def _check_answer(stored: Stored) -> Response:
     score = record["score"]
     response.headers["X-Moderation-Score"] = "none" if score is None else f"{score:.6f}"
     response.headers["X-Moderation-Model"] = record["model_version"] or "none"
+    if stored.spooled:
+        response.headers[api.DEGRADED] = "storage"
     return response
 
 

@@ -56,6 +56,14 @@ DEADLINE_SLACK = 0.05
 _STATE_VALUE = {CLOSED: 0, HALF_OPEN: 1, OPEN: 2}
 
 
+def allowed_fields(fields: Mapping[str, Any], allowed: tuple[str, ...] | None) -> Mapping[str, Any]:
+    """What of a comment may go to Akismet (pure): the site's allow-list, or
+    every field Akismet reads; the test flag always."""
+    if allowed is None:
+        return fields
+    return {k: v for k, v in fields.items() if k in allowed or k == "is_test"}
+
+
 class AkismetFallback:
     def __init__(self, settings: Settings, client: redis.Redis, keys: Keys, metrics: Metrics):
         self.settings = settings
@@ -85,7 +93,8 @@ class AkismetFallback:
         return key, blog
 
     def ask(self, site: Site, items: Sequence[Mapping[str, Any]]) -> list[AkismetAnswer]:
-        """Akismet's answer for each comment (fields as stored), in order."""
+        """Akismet's answer for each comment, in order. Akismet is sent only
+        the fields the site allows (``sites akismet --fields``)."""
         credentials = self.credentials(site)
         if credentials is None:
             raise ValueError(f"Akismet is off for {site.domain}")
@@ -98,7 +107,8 @@ class AkismetFallback:
                 answers[i] = refused
                 self.metrics.akismet_calls.labels(refused.answer).inc()
             else:
-                pending[self._executor().submit(self._call, fields, key, blog)] = i
+                sent = allowed_fields(fields, site.akismet_fields)
+                pending[self._executor().submit(self._call, sent, key, blog)] = i
         if pending:
             done, _ = wait(pending, timeout=self.settings.akismet_timeout + DEADLINE_SLACK)
             for future, i in pending.items():

@@ -65,11 +65,20 @@ def json_body() -> Any:
     return parse_json(request.get_data(cache=False))
 
 
-def _check(site: Site, items: list[Any], where: str) -> list[dict[str, Any]]:
+# On an answer given while Redis was down (README: Outages).
+DEGRADED = "X-Moderation-Degraded"
+
+
+def _check(site: Site, items: list[Any], where: str) -> Response:
     comments = [
         parse_comment(item, f"{where}[{i}]." if where else "") for i, item in enumerate(items)
     ]
-    return [item.answer() for item in check_and_store(site, comments)]
+    stored = check_and_store(site, comments)
+    answers = [item.answer() for item in stored]
+    response = jsonify(results=answers) if where else jsonify(answers[0])
+    if any(item.spooled for item in stored):
+        response.headers[DEGRADED] = "storage"
+    return response
 
 
 def check_and_store(site: Site, comments: list[Comment]) -> list[Stored]:
@@ -93,7 +102,10 @@ def save_or_spool(domain: str, records: list[dict[str, Any]]) -> list[Stored]:
         svc.spool.append(domain, records)
         svc.metrics.spooled.inc(len(records))
         log.warning("Redis unavailable (%s): %d checked comments spooled", exc, len(records))
-        return [Stored(r, status_for(r["verdict"]), "check", created=True) for r in records]
+        return [
+            Stored(r, status_for(r["verdict"]), "check", created=True, spooled=True)
+            for r in records
+        ]
     try:
         svc.comments.weak_labels(domain, stored)
     except RedisUnavailable as exc:  # stored, answered; only Akismet's weak labels are lost
@@ -104,7 +116,7 @@ def save_or_spool(domain: str, records: list[dict[str, Any]]) -> list[Stored]:
 @bp.post("/comments/check")
 def check() -> Response:
     site = authenticated_site()
-    return jsonify(_check(site, [json_body()], "")[0])
+    return _check(site, [json_body()], "")
 
 
 @bp.post("/comments/check-batch")
@@ -116,7 +128,7 @@ def check_batch() -> Response:
     items = body["comments"]
     if not 1 <= len(items) <= MAX_BATCH:
         raise ValidationError(f"must hold 1 to {MAX_BATCH} comments", field="comments")
-    return jsonify(results=_check(site, items, "comments"))
+    return _check(site, items, "comments")
 
 
 @bp.get("/comments/<comment_id>")

@@ -1,11 +1,14 @@
-"""``flask --app wsgi sites ...``: manage sites and their keys.
+"""``flask --app wsgi sites|moderators|privacy ...``: the operator's commands.
 
 ``create`` and ``rotate`` print the key alone on the last line of output so
 scripts can take it with ``tail -n 1``; it is shown only this once.
+``privacy export`` prints JSON on stdout; ``privacy erase`` and ``purge``
+print what they removed, as JSON.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -124,17 +127,24 @@ def update(
 @click.option("--key", help="the site's own Akismet key ('' = the service's AKISMET_API_KEY)")
 @click.option("--blog", help="the blog URL Akismet knows the key by ('' = https://DOMAIN/)")
 @click.option("--budget", type=int, help="Akismet calls per month (0 = unlimited)")
+@click.option("--fields", help="the only fields Akismet is sent, e.g. content,author ('' = all)")
 def akismet(
-    domain: str, enabled: bool | None, key: str | None, blog: str | None, budget: int | None
+    domain: str,
+    enabled: bool | None,
+    key: str | None,
+    blog: str | None,
+    budget: int | None,
+    fields: str | None,
 ) -> None:
-    """Set a site's Akismet fallback: on or off, its own key, blog URL, budget."""
+    """Set a site's Akismet fallback: on or off, its own key, blog URL, budget, fields."""
     with _reported():
-        site = services().sites.set_akismet(domain, enabled, key, blog, budget)
+        site = services().sites.set_akismet(domain, enabled, key, blog, budget, fields)
     budget_text = "service default" if site.akismet_budget is None else str(site.akismet_budget)
     click.echo(
         f"{site.domain}: Akismet {'on' if site.akismet_enabled else 'off'}, "
         f"key {'own' if site.akismet_key else 'service'}, "
-        f"blog {site.akismet_blog or 'default'}, budget {budget_text}"
+        f"blog {site.akismet_blog or 'default'}, budget {budget_text}, "
+        f"fields {','.join(site.akismet_fields) if site.akismet_fields else 'all'}"
     )
 
 
@@ -179,6 +189,44 @@ def disable_moderator(name: str) -> None:
     click.echo(f"disabled {name}")
 
 
+privacy = AppGroup("privacy", help="Commenters' personal data: retention, export, erasure.")
+
+
+@privacy.command("purge")
+def purge() -> None:
+    """Apply RETENTION_DAYS and COMMENT_RETENTION_DAYS now (the nightly job does)."""
+    purged = services().personal.purge()
+    click.echo(json.dumps(purged.as_dict()))
+
+
+@privacy.command("export")
+@click.option("--email", required=True, help="the commenter's e-mail address")
+def export(email: str) -> None:
+    """Everything stored about one commenter, as JSON on stdout."""
+    with _reported():
+        found = services().personal.export(email)
+    body = {
+        "email": email.strip().lower(),
+        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "stores": found.__dict__,
+        "counts": found.counts(),
+    }
+    click.echo(json.dumps(body, indent=2, ensure_ascii=False, default=str))
+
+
+@privacy.command("erase")
+@click.option("--email", required=True, help="the commenter's e-mail address")
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+def erase(email: str, yes: bool) -> None:
+    """Remove one commenter's comments and labels everywhere they are kept."""
+    if not yes:
+        click.confirm(f"Erase everything stored about {email}?", abort=True, err=True)
+    with _reported():
+        gone = services().personal.erase(email)
+    click.echo(json.dumps({"erased": gone.counts()}))
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(sites)
     app.cli.add_command(moderators)
+    app.cli.add_command(privacy)

@@ -76,7 +76,8 @@ def content_digest(content: str) -> str:
     return hashlib.sha256(content.strip().encode("utf-8")).hexdigest()
 
 
-def _timestamp(iso: Any, default: float) -> float:
+def timestamp_of(iso: Any, default: float) -> float:
+    """Seconds since the epoch of an ISO 8601 time; ``default`` if it is not one."""
     try:
         return datetime.fromisoformat(str(iso)).timestamp()
     except ValueError:
@@ -107,6 +108,9 @@ class Stored:
     status: str
     status_source: str
     created: bool = False  # this call stored it (not a repeat of a known id)
+    # Redis was down: spooled to disk for the worker to store, and checked
+    # without what Redis knows (campaigns, velocity, Akismet's breaker).
+    spooled: bool = False
     extra: dict[str, str] = field(default_factory=dict)  # the hash's other fields
 
     def answer(self) -> dict[str, Any]:
@@ -186,7 +190,7 @@ class CommentStore:
                     int(bool(record.get("akismet", {}).get("latency_ms") is not None)),
                     # Queued as of the check: a comment replayed from the spool
                     # after an outage keeps its place in the queue.
-                    min(now, _timestamp(record.get("checked_at"), now)),
+                    min(now, timestamp_of(record.get("checked_at"), now)),
                 ],
             )
         with redis_errors():

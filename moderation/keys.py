@@ -63,6 +63,12 @@ class Keys:
     def comment(self, domain: str, comment_id: str) -> str:
         return f"{self.prefix}{{site:{domain}}}:comment:{comment_id}"
 
+    def parse_comment(self, key: str) -> tuple[str, str] | None:
+        """(domain, id) of a key made by :meth:`comment`; None for any other."""
+        head = f"{self.prefix}{{site:"
+        domain, sep, comment_id = key.removeprefix(head).partition("}:comment:")
+        return (domain, comment_id) if key.startswith(head) and sep else None
+
     def pending(self, domain: str) -> str:
         return f"{self.prefix}{{site:{domain}}}:pending"
 

@@ -15,6 +15,7 @@ from moderation.current_model import CurrentModel
 from moderation.keys import Keys
 from moderation.metrics import Metrics
 from moderation.moderators import ModeratorRegistry
+from moderation.personal_data import PersonalData
 from moderation.policy import CrowdRules
 from moderation.ratelimit import RateLimits
 from moderation.redis_server import EmbeddedRedis
@@ -43,6 +44,7 @@ class Services:
     spool: Spool
     campaigns: CampaignStore
     limits: RateLimits
+    personal: PersonalData
 
     @classmethod
     def build(cls, settings: Settings, client: Redis, embedded: EmbeddedRedis | None) -> Services:
@@ -65,6 +67,7 @@ class Services:
             {**DEFAULT_LIMITS, **dict(settings.velocity_limits)},
         )  # fmt: skip
         scorer.keep_ip_prefix = settings.ip_prefix
+        spool = Spool(settings.spool_dir)
         return cls(
             settings=settings,
             redis=client,
@@ -78,7 +81,7 @@ class Services:
             akismet=akismet,
             moderators=ModeratorRegistry(client, keys, settings.moderator_token_seconds),
             review=ReviewQueue(client, keys, comments, metrics, campaigns),
-            spool=Spool(settings.spool_dir),
+            spool=spool,
             campaigns=campaigns,
             limits=RateLimits(
                 client,
@@ -87,6 +90,15 @@ class Services:
                 per_site=settings.rate_limit_site,
                 login=settings.rate_limit_login,
                 enabled=settings.rate_limits,
+            ),
+            personal=PersonalData(
+                client,
+                keys,
+                velocity,
+                spool,
+                settings.labels_dir,
+                settings.retention_days,
+                settings.comment_retention_days,
             ),
         )
 

@@ -54,6 +54,11 @@ class Settings:
     # Stored comments carry a keyed hash of the commenter's IP; with this, also
     # its network (/24, /48) for moderators who read addresses.
     ip_prefix: bool = False
+    # Personal data: a stored comment loses its author's fields (name, e-mail,
+    # URL, IP hash, user agent) after RETENTION_DAYS and is deleted after
+    # COMMENT_RETENTION_DAYS (the nightly job purges; README: Privacy).
+    retention_days: float = 30.0
+    comment_retention_days: float = 365.0
     redis_timeout: float = 1.0
     # Set by our gunicorn config (var/metrics); prometheus_client reads it too.
     metrics_dir: Path | None = None
@@ -154,6 +159,12 @@ class Settings:
             log_level=log_level,
             access_log=env.get("ACCESS_LOG", cls.access_log, _flag),
             ip_prefix=env.get("IP_PREFIX", cls.ip_prefix, _flag),
+            retention_days=env.get(
+                "RETENTION_DAYS", cls.retention_days, _between(float, 0.0, 3650.0)
+            ),
+            comment_retention_days=env.get(
+                "COMMENT_RETENTION_DAYS", cls.comment_retention_days, _between(float, 1.0, 36500.0)
+            ),
             site_cache_seconds=env.get(
                 "SITE_CACHE_SECONDS", cls.site_cache_seconds, _between(float, 0.0, 60.0)
             ),

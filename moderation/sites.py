@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 import redis
 
+from moderation.akismet_protocol import AKISMET_NAME
 from moderation.errors import AuthError, Conflict, NotFound, RedisUnavailable, ValidationError
 from moderation.keys import Keys
 from moderation.ratelimit import parse_limits
@@ -58,6 +59,8 @@ class Site:
     akismet_key: str | None = None
     akismet_blog: str | None = None
     akismet_budget: int | None = None
+    # The fields Akismet may be sent (None: every field it reads).
+    akismet_fields: tuple[str, ...] | None = None
     # Where final verdicts of held comments are POSTed (signed), if anywhere.
     webhook_url: str | None = None
     # The site's own API rate limit ("50/second;2000/minute"), over RATE_LIMIT_SITE.
@@ -92,6 +95,9 @@ def _site_from_hash(domain: str, data: dict[str, str]) -> Site:
         akismet_key=data.get("akismet_key") or None,
         akismet_blog=data.get("akismet_blog") or None,
         akismet_budget=int(data["akismet_budget"]) if data.get("akismet_budget") else None,
+        akismet_fields=tuple(data["akismet_fields"].split(","))
+        if data.get("akismet_fields")
+        else None,
         webhook_url=data.get("webhook_url") or None,
         rate_limit=data.get("rate_limit") or None,
     )
@@ -261,8 +267,10 @@ class SiteRegistry:
         key: str | None = None,
         blog: str | None = None,
         budget: int | None = None,
+        fields: str | None = None,
     ) -> Site:
-        """The site's Akismet settings (``key=""``/``blog=""`` go back to the service's)."""
+        """The site's Akismet settings (``key=""``/``blog=""`` go back to the
+        service's; ``fields=""`` to every field Akismet reads)."""
         site = self.get(domain)
         changes: dict[str, str | int] = {}
         if enabled is not None:
@@ -276,6 +284,8 @@ class SiteRegistry:
                 changes[name] = value.strip()
         if budget is not None:
             changes["akismet_budget"] = budget
+        if fields is not None:
+            changes["akismet_fields"] = ",".join(akismet_field_list(fields))
         if changes:
             self.client.hset(self.keys.site(site.domain), mapping=changes)
         return self.get(domain)
@@ -322,6 +332,19 @@ class SiteRegistry:
         if not self.client.set(self.keys.bootstrap(), time.time(), nx=True):
             return None
         return self.create(domain)
+
+
+def akismet_field_list(raw: str) -> list[str]:
+    """``content,author,user_ip`` checked against what Akismet reads; "" is all."""
+    names = [n.strip() for n in raw.split(",") if n.strip()]
+    unknown = [n for n in names if n not in AKISMET_NAME]
+    if unknown:
+        raise ValidationError(f"{', '.join(unknown)}: not a field Akismet reads (one of "
+                              f"{', '.join(AKISMET_NAME)})", field="akismet_fields")  # fmt: skip
+    if names and "content" not in names:
+        raise ValidationError("must include content (or switch Akismet off)",
+                              field="akismet_fields")  # fmt: skip
+    return names
 
 
 def _new_key() -> str:

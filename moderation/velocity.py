@@ -14,8 +14,6 @@ thousand readers on gmail.com are not a campaign.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +23,7 @@ import redis
 from moderation import lua
 from moderation.errors import redis_errors
 from moderation.lua import Lua
+from moderation.privacy import keyed_hash
 from training.domains import registrable_domain
 from training.normalize import host_of
 
@@ -122,7 +121,11 @@ class VelocityCounter:
         self._count = Lua(client, _COUNT)
 
     def hashed(self, value: str) -> str:
-        return hmac.new(self.secret, value.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+        return keyed_hash(self.secret, value)
+
+    def forget(self, kind: str, value: str) -> None:
+        """Drop the recent comments counted under one identity (privacy erase)."""
+        self.client.delete(f"{self.prefix}{kind}:{self.hashed(value)}")
 
     def count(
         self, items: list[tuple[str, dict[str, str]]], now: float

@@ -227,3 +227,30 @@ def test_our_own_endpoint_as_the_akismet(settings: Settings, site_key: str) -> N
     assert (spam["verdict"], spam["source"]) == ("spam", "akismet")
     month = time.strftime("%Y-%m", time.gmtime())
     assert inner.comments.usage("inner.example", month)["calls"] == 2
+
+
+@pytest.mark.usefixtures("uncertain")
+def test_a_site_sends_akismet_only_the_fields_it_allows(
+    app: Flask, client: FlaskClient, svc: Services, auth: dict[str, str], akismet: AkismetDouble
+) -> None:
+    comment = {**HAM_COMMENT, "author_email": "maria@example.org", "user_ip": "203.0.113.7",
+               "user_agent": "Firefox/140", "referrer": "https://search.example/"}  # fmt: skip
+    timed_check(client, auth, {**comment, "id": "all"})
+    (everything,) = akismet.requests
+    assert everything["comment_author_email"] == ["maria@example.org"]
+    assert everything["user_ip"] == ["203.0.113.7"]
+
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["sites", "akismet", "blog.example", "--fields", "content,author"])
+    assert result.exit_code == 0, result.output
+    assert svc.sites.get("blog.example").akismet_fields == ("content", "author")
+    timed_check(client, auth, {**comment, "id": "few"})
+    sent = akismet.requests[1]
+    assert sent["comment_content"] == [comment["content"]] and sent["comment_author"] == ["Maria"]
+    assert not {"comment_author_email", "user_agent", "referrer"} & sent.keys()
+    assert sent["user_ip"] == ["127.0.0.1"]  # Akismet requires one: a placeholder, not theirs
+
+    bad = runner.invoke(args=["sites", "akismet", "blog.example", "--fields", "author,password"])
+    assert bad.exit_code == 1 and "akismet_fields" in bad.output and "password" in bad.output
+    assert runner.invoke(args=["sites", "akismet", "blog.example", "--fields", ""]).exit_code == 0
+    assert svc.sites.get("blog.example").akismet_fields is None  # every field again

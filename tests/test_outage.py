@@ -28,6 +28,7 @@ def test_comments_checked_while_redis_is_down_reach_the_queue_exactly_once(
     before = client.post("/api/v1/comments/check", json={"id": "before", **HAM_COMMENT},
                          headers=blog)  # fmt: skip
     assert before.status_code == 200  # the key is now known to this process
+    assert "X-Moderation-Degraded" not in before.headers
 
     server = EmbeddedRedis(own.redis_dir)
     server.stop(only_if_unused=False)
@@ -37,6 +38,7 @@ def test_comments_checked_while_redis_is_down_reach_the_queue_exactly_once(
                                json={"id": comment_id, "content": f"outage {comment_id}"},
                                headers=blog)  # fmt: skip
         assert response.status_code == 200, response.get_data(as_text=True)
+        assert response.headers["X-Moderation-Degraded"] == "storage"
         answers.append(response.get_json())
     anonymous = client.post("/api/v1/comments/check", json={"content": "no id"}, headers=blog)
     assert anonymous.status_code == 200

@@ -67,11 +67,13 @@ def drain(
     directory: Path,
     progress: Callable[[int], None] = lambda n: None,
     after_write: Callable[[], None] = lambda: None,
+    keep: Callable[[dict[str, Any]], dict[str, Any]] = lambda entry: entry,
 ) -> int:
     """Move the stream's new entries to disk; returns how many were written.
 
-    ``after_write`` runs between the fsync and the acknowledgement (a test
-    makes it crash there)."""
+    ``keep`` is what of an entry goes to disk (the service passes
+    :func:`moderation.privacy.minimal_label`). ``after_write`` runs between
+    the fsync and the acknowledgement (a test makes it crash there)."""
     directory.mkdir(parents=True, exist_ok=True)
     try:
         client.xgroup_create(stream, GROUP, id="0", mkstream=True)
@@ -87,7 +89,7 @@ def drain(
             entries = found[0][1] if found else []
             if not entries:
                 break
-            fresh = [(key, fields) for key, fields in entries if fields and key not in on_disk]
+            fresh = [(k, keep(fields)) for k, fields in entries if fields and k not in on_disk]
             if fresh:
                 _append(directory, fresh)
                 on_disk.update(key for key, _ in fresh)
@@ -100,7 +102,63 @@ def drain(
     return written
 
 
-def _append(directory: Path, entries: list[tuple[str, dict[str, str]]]) -> None:
+def trim_drained(client: redis.Redis, stream: str) -> int:
+    """Delete the entries every drain has written and acknowledged: the
+    stream is a queue to the dataset on disk, not a second copy of it."""
+    try:
+        groups = {g["name"]: g for g in client.xinfo_groups(stream)}
+    except redis.ResponseError:  # no stream yet
+        return 0
+    group = groups.get(GROUP)
+    if group is None:
+        return 0
+    below = str(group["last-delivered-id"])
+    pending = client.xpending(stream, GROUP)
+    if pending["pending"]:
+        below = min(below, str(pending["min"]), key=stream_order)
+    else:  # everything up to and including the last delivered one is on disk
+        ms, seq = stream_order(below)
+        below = f"{ms}-{seq + 1}"
+    return int(client.xtrim(stream, minid=below, approximate=False))
+
+
+def rewrite(directory: Path, change: Callable[[dict[str, Any]], dict[str, Any] | None]) -> int:
+    """Rewrite the dataset line by line (``change`` returns the new entry, or
+    None to drop it); a file is replaced atomically, only if it changed.
+    Returns how many lines changed or went. For erasure and minimisation."""
+    changed = 0
+    for path in label_files(directory):
+        out, touched = [], 0
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    out.append(line)  # a torn line: not ours to judge
+                    continue
+                new = change(entry)
+                if new != entry:
+                    touched += 1
+                if new is not None:
+                    out.append(json.dumps(new, ensure_ascii=False, separators=(",", ":")) + "\n")
+        if touched:
+            _replace(path, "".join(out))
+            changed += touched
+    return changed
+
+
+def _replace(path: Path, text: str) -> None:
+    temp = path.with_name(path.name + ".tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, text.encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(temp, path)
+
+
+def _append(directory: Path, entries: list[tuple[str, dict[str, Any]]]) -> None:
     path = directory / f"labels-{datetime.now(UTC):%Y-%m-%d}.jsonl"
     lines = "".join(
         json.dumps({"key": key, **fields}, ensure_ascii=False, separators=(",", ":")) + "\n"

@@ -3,8 +3,9 @@
     python -m training retrain      (make retrain)
 
 In order: a Redis lock (one run at a time; a crashed run's lock expires);
-drain the labels stream to the on-disk label dataset (training.labels);
-train a challenger on the starter corpus, the base
+drain the labels stream to the on-disk label dataset (training.labels),
+each label's comment reduced to what training reads; purge personal data
+past its retention (moderation.personal_data); train a challenger on the starter corpus, the base
 datasets of ``TRAIN_DATA`` and the labels (people's weighted up, recent ones
 more, Akismet's weak ones down); evaluate champion and challenger on the
 same held-out set - the most recent fifth of people's labels (a time split:
@@ -40,9 +41,14 @@ from typing import Any
 import numpy as np
 import redis
 
+from moderation import secret_key
 from moderation.keys import Keys
+from moderation.personal_data import PersonalData
+from moderation.privacy import minimal_label
 from moderation.redis_server import connect
 from moderation.settings import Settings
+from moderation.spool import Spool
+from moderation.velocity import VelocityCounter
 from training import artifact, datasets, labels, plots
 from training.cutoffs import Cutoffs, band_cost
 from training.datasets import Example
@@ -111,10 +117,22 @@ def _run(
     started: float,
 ) -> Outcome:
     bar = _bar(progress, "draining labels")
+    velocity = VelocityCounter(client, settings.redis_prefix, secret_key.load(settings))
     written = labels.drain(
-        client, keys.labels(), settings.labels_dir, progress=bar, after_write=after_write
+        client,
+        keys.labels(),
+        settings.labels_dir,
+        progress=bar,
+        after_write=after_write,
+        keep=lambda entry: minimal_label(entry, velocity.hashed),
     )
     say(f"labels: {written} new written to {settings.labels_dir}")
+    personal = PersonalData(
+        client, keys, velocity, Spool(settings.spool_dir), settings.labels_dir,
+        settings.retention_days, settings.comment_retention_days,
+    )  # fmt: skip
+    purged = personal.purge()
+    say("privacy purge: " + ", ".join(f"{n} {what}" for what, n in purged.as_dict().items()))
     resolved = labels.resolve(
         list(labels.read(settings.labels_dir)), frozenset(settings.retrain_exclude)
     )

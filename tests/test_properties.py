@@ -1,6 +1,6 @@
 """Properties that must hold for any input a spammer can write (hypothesis).
 
-Normalisation is total; the compiled model agrees with the scikit-learn
+Normalisation is total and idempotent; the compiled model agrees with the scikit-learn
 Pipeline on any comment, however strange; the verdict policy is monotone in
 the score and lets the crowd only make a verdict stricter.
 """
@@ -28,6 +28,8 @@ PIECES = st.sampled_from([
     "free", "cheap pills", "http://x.shop/a", "www.bit.ly/z", "buy.example.net/p", "<a href=",
     "</b>", "&amp;", "f r e e", "c.a.s.h", "!!!!", "aaaa", "Вuy", "ѕех", "\u200b", "\ufeff",
     "１２３", "𝐟𝐫𝐞𝐞", "😀", "日本語", "Привет", "me@mail.example", " ", "\n", ".", "[url=x]",
+    "&lt;b&gt;", "&amp;lt;i&amp;gt;", "＜b＞", "&#65308;s&#65310;", "f\nr\ne\ne", "c\ta\ts\th",
+    "&quot;", "&#x26;", "сору", "Ьuу", "<", "&", "[b]", "[/url]",
 ])  # fmt: skip
 TEXTY = st.lists(st.one_of(PIECES, st.text(max_size=12)), max_size=25).map("".join)
 RECORD = st.fixed_dictionaries(
@@ -47,6 +49,13 @@ FAST = settings(max_examples=300, deadline=None, suppress_health_check=list(Heal
 def model() -> SpamModel:
     examples = tiny_examples()
     return SpamModel.fit([e.record for e in examples], [e.label for e in examples], folds=3)
+
+
+@FAST
+@given(st.one_of(TEXTY, ANY_TEXT))
+def test_normalize_is_idempotent(text: str) -> None:
+    once = normalize(text).text
+    assert normalize(once).text == once
 
 
 @FAST

@@ -63,6 +63,11 @@ _WORD_RE = re.compile(r"\w+")
 _LATIN_RE = re.compile(r"[A-Za-z]")
 # Four or more single letters split by single spaces, or by dots/dashes/stars.
 _SPACED_RE = re.compile(r"(?<!\S)(?:[^\W\d_] ){3,}[^\W\d_](?=[\s.,;:!?)]|$)")
+# The same split by any whitespace (newlines, tabs, several spaces): tried
+# after the above, which keeps "E a r n  m o n e y" two words.
+_LOOSE_SPACED_RE = re.compile(r"(?<!\S)(?:[^\W\d_]\s+){3,}[^\W\d_](?=[\s.,;:!?)]|$)")
+# (ASCII text: what str.split() splits on besides one space.)
+_OTHER_WHITESPACE = ("  ", "\n", "\t", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f")
 _DOTTED_RE = re.compile(r"(?<![\w.*-])(?:[^\W\d_][.*-]){3,}[^\W\d_](?![\w*-])")
 # Letters other than w (``www`` must survive) and emphatic punctuation (not
 # dots: an ellipsis is ordinary writing).
@@ -161,6 +166,11 @@ def join_spaced(text: str) -> tuple[str, int]:
     spaced = dotted = 0
     if _SPACED_HINT.search(text):
         text, spaced = _SPACED_RE.subn(lambda m: m.group(0).replace(" ", ""), text)
+    if not text.isascii() or any(w in text for w in _OTHER_WHITESPACE):
+        # Whitespace is collapsed later: letters it would leave single-spaced
+        # join now, or the next normalisation would join them (idempotence).
+        text, loose = _LOOSE_SPACED_RE.subn(lambda m: "".join(m.group(0).split()), text)
+        spaced += loose
     if _DOTTED_HINT.search(text):
         text, dotted = _DOTTED_RE.subn(lambda m: re.sub(r"[.*-]", "", m.group(0)), text)
     return text, spaced + dotted
@@ -181,9 +191,43 @@ def bare_domains(text: str) -> tuple[str, ...]:
 # featurizer and by the campaign signature - so the last few are remembered.
 @lru_cache(maxsize=256)
 def normalize(raw: str) -> Normalized:
+    """One comment's text normalised - idempotent: ``normalize(n.text).text ==
+    n.text``. A round can reveal work for another: escaped markup
+    (``&lt;b&gt;``) becomes markup, full-width ``＜`` becomes ``<``, folding
+    look-alikes can make a text mostly Latin. Such a text gets more rounds
+    (each strictly shorter or the last), counting what they undo; links are
+    those the first round found. Plain text stops after one."""
+    norm = _round(raw)
+    for _ in range(MAX_ROUNDS):
+        if not (norm.confusables or _MORE_RE.search(norm.text)):
+            break
+        again = _round(norm.text)
+        if again.text == norm.text:
+            break
+        norm = norm._replace(
+            text=again.text,
+            had_html=norm.had_html or again.had_html,
+            invisible_chars=norm.invisible_chars + again.invisible_chars,
+            confusables=norm.confusables + again.confusables,
+            spaced_letters=norm.spaced_letters + again.spaced_letters,
+            repeats=norm.repeats + again.repeats,
+        )
+    return norm
+
+
+_AMP_CHAIN_RE = re.compile(r"&(?:amp;?|#0*38;?|#x0*26;?)+(?=[#\w])", re.IGNORECASE)
+# What a further round could change: markup, entities, BBCode.
+_MORE_RE = re.compile(r"[<&\[]")
+# Escaping nested deeper than this is not text anyone writes to be read.
+MAX_ROUNDS = 4
+
+
+def _round(raw: str) -> Normalized:
     text, had_html = html_to_text(raw)
     if "&" in text:
-        text = html.unescape(text)
+        # An escaped ampersand starting another entity, escaped any number of
+        # times (&amp;amp;lt;), is undone in one linear pass, not one round each.
+        text = html.unescape(_AMP_CHAIN_RE.sub("&", text))
     text = unicodedata.normalize("NFKC", text)
     # U+FEFF is not counted: as a byte-order mark it is benign, and in the
     # YouTube collection its presence tracks the label (a collection artefact

@@ -149,13 +149,18 @@ def rewrite(directory: Path, change: Callable[[dict[str, Any]], dict[str, Any] |
 
 def _replace(path: Path, text: str) -> None:
     temp = path.with_name(path.name + ".tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    _write(temp, text, os.O_TRUNC)
+    os.replace(temp, path)
+
+
+def _write(path: Path, text: str, mode: int) -> None:
+    """Write and fsync (``mode``: O_APPEND or O_TRUNC); owner-only, like all labels."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | mode, 0o600)
     try:
         os.write(fd, text.encode("utf-8"))
         os.fsync(fd)
     finally:
         os.close(fd)
-    os.replace(temp, path)
 
 
 def _append(directory: Path, entries: list[tuple[str, dict[str, Any]]]) -> None:
@@ -164,12 +169,7 @@ def _append(directory: Path, entries: list[tuple[str, dict[str, Any]]]) -> None:
         json.dumps({"key": key, **fields}, ensure_ascii=False, separators=(",", ":")) + "\n"
         for key, fields in entries
     )
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        os.write(fd, lines.encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    _write(path, lines, os.O_APPEND)
 
 
 @dataclass(frozen=True)

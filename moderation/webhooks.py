@@ -90,8 +90,11 @@ def verify(secret: str, body: bytes, header: str, now: float, tolerance: float =
     return fresh and hmac.compare_digest(expected, parts.get("v1", ""))
 
 
-def payload(domain: str, event_id: str, fields: dict[str, str]) -> dict[str, Any]:
-    """The JSON a site receives for one event of its audit log."""
+def payload(
+    domain: str, event_id: str, fields: dict[str, str], guid: str | None = None
+) -> dict[str, Any]:
+    """The JSON a site receives for one event of its audit log; ``guid`` is the
+    check's (``X-akismet-guid``), how an Akismet client finds its comment."""
     at = datetime.fromtimestamp(float(fields.get("at") or 0), UTC)
     undo = fields.get("type") == "undo"
     return {
@@ -99,6 +102,7 @@ def payload(domain: str, event_id: str, fields: dict[str, str]) -> dict[str, Any
         "type": fields.get("type", "decision"),
         "site": domain,
         "id": fields.get("id"),
+        "guid": guid,
         # After an undo the comment is back where it was (usually: held).
         "verdict": _restored_verdict(fields) if undo else fields.get("label"),
         "decided_by": fields.get("moderator"),
@@ -228,7 +232,7 @@ class WebhookSender:
         secret = self.sites.webhook_secret(site.domain)
         if not site.webhook_url or not secret:
             return Delivery(False, "no webhook configured")
-        body = json.dumps(payload(site.domain, event_id, fields)).encode()
+        body = json.dumps(payload(site.domain, event_id, fields, self._guid(site, fields))).encode()
         headers = {
             "Content-Type": "application/json",
             SIGNATURE_HEADER: sign(secret, body, int(time.time())),
@@ -243,6 +247,11 @@ class WebhookSender:
         if 200 <= response.status_code < 300:
             return Delivery(True, str(response.status_code))
         return Delivery(False, f"HTTP {response.status_code}")
+
+    def _guid(self, site: Site, fields: dict[str, str]) -> str | None:
+        """The guid of the event's comment (gone once the comment is erased)."""
+        raw = self.client.hget(self.keys.comment(site.domain, fields.get("id", "")), "record")
+        return json.loads(raw).get("guid") if raw else None
 
     def pending(self) -> int:
         """Events waiting for a retry, over all sites."""

@@ -26,7 +26,7 @@ from moderation.webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
 
-BLOCK_MS = 1000
+BLOCK_MS = 1000  # at most; always under the Redis socket timeout (REDIS_TIMEOUT)
 OUTAGE_PAUSE = 2.0  # seconds between rounds while Redis is down
 
 
@@ -38,6 +38,9 @@ class Worker:
             svc.settings, svc.redis, svc.keys, svc.sites, svc.metrics, consumer=self.name
         )
         self.stop = threading.Event()
+        # A blocking read as long as the socket timeout raced it: "Timeout
+        # reading", a warning and a pause that delayed webhooks.
+        self.block_ms = max(10, min(BLOCK_MS, int(svc.settings.redis_timeout * 500)))
 
     def replay_spool(self) -> int:
         def save(domain: str, records: list[dict]) -> None:  # type: ignore[type-arg]
@@ -60,9 +63,9 @@ class Worker:
                 if not self.webhooks.hooked_sites():
                     # Nothing to block on: no site has a webhook (yet).
                     self.replay_spool()
-                    self.stop.wait(BLOCK_MS / 1000)
+                    self.stop.wait(self.block_ms / 1000)
                     continue
-                self.run_once(BLOCK_MS)
+                self.run_once(self.block_ms)
             except (redis.RedisError, RedisUnavailable) as exc:
                 log.warning("worker: Redis unavailable (%s); retrying", exc)
                 self.stop.wait(OUTAGE_PAUSE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -114,6 +115,8 @@ def test_a_decision_is_delivered_signed(
     ((headers, body),) = receiver.received
     payload = json.loads(body)
     assert payload["id"] == "w1" and payload["verdict"] == "ham"
+    # The check's guid (X-akismet-guid): how an Akismet client finds its comment.
+    assert payload["guid"] == svc.comments.get("blog.example", "w1").record["guid"]
     assert payload["decided_by"] == "alice" and payload["site"] == "blog.example"
     assert payload["type"] == "decision" and payload["decided_at"].endswith("+00:00")
     assert headers["X-Moderation-Event"] == payload["event"]
@@ -173,3 +176,20 @@ def test_signature_format() -> None:
         "t=1700000000,v1=" + __import__("hmac").new(b"s", b"1700000000.{}", "sha256").hexdigest()
     )
     assert not verify("s", b"{}", "garbage", now=1700000000)
+
+
+def test_the_worker_waits_for_events_without_timing_out(
+    svc: Services, setup: tuple[dict, dict, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Its blocking read stays under the socket timeout (it once equalled it:
+    'Timeout reading', a warning and a pause before the next delivery)."""
+    worker = Worker(svc)
+    assert worker.block_ms < svc.settings.redis_timeout * 1000
+    thread = threading.Thread(target=worker.run_forever)
+    with caplog.at_level(logging.WARNING, logger="moderation.worker"):
+        thread.start()
+        time.sleep(3 * svc.settings.redis_timeout)
+        worker.stop.set()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert not [r for r in caplog.records if "Redis unavailable" in r.getMessage()]

@@ -120,6 +120,9 @@ _UNDO = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'missing'} end
 if redis.call('HGET', KEYS[1], 'status_source') ~= 'moderator' then return {'undecided'} end
 local decided_at = tonumber(redis.call('HGET', KEYS[1], 'decided_at'))
+-- An undo of a second decision restores the first without its time: one
+-- step back is all there is.
+if not decided_at then return {'undecided'} end
 if tonumber(ARGV[2]) > decided_at + tonumber(ARGV[3]) then return {'too_late'} end
 local decided_by = redis.call('HGET', KEYS[1], 'decided_by')
 if decided_by ~= ARGV[1] and ARGV[5] ~= '1' then return {'not_yours', decided_by} end
@@ -247,6 +250,8 @@ class ReviewQueue:
     ) -> list[dict[str, Any]]:
         """Decisions and undos, newest first (event ids order them within a site;
         across sites they are merged by time)."""
+        if before is not None and stream_order(before) == (0, 0):
+            return []  # nothing is before the first id (and Redis refuses "(0-0")
         pipe = self.client.pipeline(transaction=False)
         for domain in domains:
             pipe.xrevrange(self.keys.events(domain), max=f"({before}" if before else "+",

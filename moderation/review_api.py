@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -29,6 +30,10 @@ bp.before_request(count_address)
 bp.after_request(observe)
 
 MAX_LIMIT = 500
+MAX_NOTE = 1000
+# A stream entry id; up to 19 digits a part always fits Redis's unsigned 64 bits.
+EVENT_ID_PATTERN = r"^[0-9]{1,19}(-[0-9]{1,19})?$"
+EVENT_ID_RE = re.compile(EVENT_ID_PATTERN)
 
 
 _LOG_IN = "log in at /api/v1/auth/login and send Authorization: Bearer <token>"
@@ -45,18 +50,23 @@ def _object() -> dict[str, Any]:
     return body
 
 
-def _limit(raw: Any, default: int, field: str = "limit") -> int:
-    if raw is None or raw == "":
+def _limit(raw: Any, default: int) -> int:
+    """A page size from a JSON body: a whole number, or null for ``default``."""
+    if raw is None:
         return default
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        raise ValidationError(
-            f"must be a whole number from 1 to {MAX_LIMIT}", field=field
-        ) from None
-    if not 1 <= value <= MAX_LIMIT or isinstance(raw, bool):
-        raise ValidationError(f"must be a whole number from 1 to {MAX_LIMIT}", field=field)
-    return value
+    if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)  # JSON has one number type: 7.0 is 7
+    if not isinstance(raw, int) or isinstance(raw, bool) or not 1 <= raw <= MAX_LIMIT:
+        raise ValidationError(f"must be a whole number from 1 to {MAX_LIMIT}", field="limit")
+    return raw
+
+
+def _query_limit(default: int) -> int:
+    """A page size from the query string; absent or empty, ``default``."""
+    raw = request.args.get("limit") or None
+    if raw is not None and raw.isascii() and raw.isdigit() and len(raw) <= 9:
+        return _limit(int(raw), default)
+    return _limit(raw, default)
 
 
 def sites_of(mod: Moderator, wanted: str | None = None) -> list[str]:
@@ -79,9 +89,11 @@ def _label(body: dict[str, Any]) -> str:
 
 
 def _note(body: dict[str, Any]) -> str:
-    note = body.get("note") or ""
-    if not isinstance(note, str) or len(note) > 1000:
-        raise ValidationError("must be text of at most 1000 characters", field="note")
+    note = body.get("note")
+    if note is None:
+        return ""
+    if not isinstance(note, str) or len(note) > MAX_NOTE:
+        raise ValidationError(f"must be text of at most {MAX_NOTE} characters", field="note")
     return note
 
 
@@ -133,7 +145,7 @@ def list_queue() -> Response:
     status = request.args.get("status", "pending")
     if status != "pending":
         raise ValidationError("only pending is listed (the history has the rest)", field="status")
-    limit = _limit(request.args.get("limit"), 50)
+    limit = _query_limit(50)
     sites = sites_of(mod, request.args.get("site"))
     after = _cursor(request.args.get("cursor"))
     svc = services()
@@ -232,7 +244,7 @@ def undo(item: str) -> Response:
 @bp.get("/review/history")
 def history() -> Response:
     mod = moderator()
-    limit = _limit(request.args.get("limit"), 100)
+    limit = _query_limit(100)
     before = request.args.get("before") or None
     if before is not None and not _is_event_id(before):
         raise ValidationError("must be an event id from an earlier page", field="before")
@@ -257,5 +269,5 @@ def _cursor(raw: str | None) -> tuple[float, str, str] | None:
 
 
 def _is_event_id(raw: str) -> bool:
-    ms, _, seq = raw.partition("-")
-    return ms.isdigit() and (seq == "" or seq.isdigit())
+    """``<ms>`` or ``<ms>-<seq>``, each part fitting Redis's 64 bits."""
+    return EVENT_ID_RE.fullmatch(raw) is not None

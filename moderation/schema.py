@@ -20,10 +20,15 @@ from moderation.errors import ValidationError
 
 MAX_BATCH = 1000
 ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+# An id may also be a JSON number: a whole one, in a signed 64-bit column.
+MAX_INT_ID = 2**63 - 1
 # C0 controls but tab, newline and carriage return; DEL; C1 controls. NUL has
 # its own message. Comment text has no use for them, and terminals and logs
-# interpret some.
-_CONTROL_RE = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# interpret some. Regex text, shared with the OpenAPI document.
+CONTROLS = r"\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+# What str.strip() removes (str.isspace): content of only these is empty.
+WHITESPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_CONTROL_RE = re.compile(f"[{CONTROLS}]")
 _ID_RE = re.compile(ID_PATTERN)
 
 
@@ -152,7 +157,7 @@ def parse_json(raw: bytes) -> Any:
 
 def parse_comment_id(raw: str) -> str:
     """A comment id taken from a URL path."""
-    if not _ID_RE.match(raw):
+    if not _ID_RE.fullmatch(raw):
         raise ValidationError("must be 1-128 of A-Z a-z 0-9 . _ : -", field="id")
     return raw
 
@@ -162,8 +167,12 @@ def _parse_field(spec: FieldSpec, raw: Any, name: str) -> Any:
         if not isinstance(raw, bool):
             raise ValidationError("must be true or false", field=name)
         return raw
-    if spec.kind == "id" and isinstance(raw, int) and not isinstance(raw, bool):
-        raw = str(raw)
+    if spec.kind == "id" and isinstance(raw, int | float) and not isinstance(raw, bool):
+        # JSON has one number type: 7 and 7.0 are the same whole number.
+        whole = isinstance(raw, int) or raw.is_integer()
+        if not (whole and 0 <= raw <= MAX_INT_ID):
+            raise ValidationError(f"must be a whole number from 0 to {MAX_INT_ID}", field=name)
+        raw = str(int(raw))
     if not isinstance(raw, str):
         raise ValidationError("must be a string", field=name)
     if len(raw) > spec.max_length:
@@ -189,7 +198,7 @@ def _check_string(raw: str, name: str) -> str:
 
 
 def _check_id(raw: str, name: str) -> str:
-    if not _ID_RE.match(raw):
+    if not _ID_RE.fullmatch(raw):
         raise ValidationError("must be 1-128 of A-Z a-z 0-9 . _ : -", field=name)
     return raw
 

@@ -211,7 +211,7 @@ def test_bad_json_is_400(client: FlaskClient, auth: dict, raw: bytes) -> None:
         (b'{"content": "x", "id": 1' + b"0" * 5000 + b"}", "not valid JSON", None),
         (b'{"content": "x", "id": NaN}', "NaN is not a JSON number", None),
         (b'{"content": "x", "id": -Infinity}', "Infinity is not a JSON number", None),
-        (b'{"content": "x", "id": 1e400}', "must be a string", "id"),
+        (b'{"content": "x", "id": 1e400}', "must be a whole number", "id"),
     ],
 )
 def test_hostile_json_is_400_saying_why(

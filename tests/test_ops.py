@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
 
-from moderation import create_app
-from moderation.schema import FIELDS
+from moderation import create_app, openapi
+from moderation.schema import FIELDS, strip_controls
 from moderation.settings import Settings
 from tests.conftest import HAM_COMMENT
 
@@ -80,12 +82,13 @@ def test_openapi_describes_every_field_and_route(client: FlaskClient) -> None:
     assert doc["openapi"].startswith("3.")
     properties = doc["components"]["schemas"]["Comment"]["properties"]
     assert set(properties) == {spec.name for spec in FIELDS}
-    assert set(doc["paths"]) == {
-        "/api/v1/comments/check",
-        "/api/v1/comments/check-batch",
-        "/api/v1/comments/{comment_id}",
-        "/api/v1/comments/{comment_id}/feedback",
+    # Every route under /api/v1, in Flask's spelling of its path.
+    routes = {
+        str(rule).replace("<path:", "<").replace("<item>", "<review_id>")
+        for rule in client.application.url_map.iter_rules()
+        if str(rule).startswith("/api/v1/")
     }
+    assert {p.replace("{", "<").replace("}", ">") for p in doc["paths"]} == routes
 
 
 @pytest.mark.parametrize(
@@ -104,3 +107,30 @@ def test_openapi_length_limits_are_the_ones_enforced(
     over = client.post(CHECK, json={**base, name: "a" * (limit + 1)}, headers=auth)
     assert at_limit.status_code == 200
     assert over.status_code == 400 and over.get_json()["error"]["field"] == name
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [("7", True), (7, True), (7.0, True), (2**63 - 1, True), (2**63, False), (-1, False),
+     (7.5, False), (1e400, False), (10**400, False), ("7\n", False)],
+)  # fmt: skip
+def test_comment_ids_the_document_allows_are_the_ones_accepted(
+    client: FlaskClient, auth: dict, value: object, accepted: bool
+) -> None:
+    """Found by make fuzz: 7.0 is a JSON integer, and a trailing newline got
+    past the id pattern's $ (Python's $ matches before one)."""
+    body = json.dumps({"content": "a reply", "id": value}).replace("Infinity", "1e400")
+    answer = client.post(CHECK, data=body, headers={**auth, "Content-Type": "application/json"})
+    assert (answer.status_code == 200) is accepted, answer.get_json()
+    if accepted:
+        assert answer.get_json()["id"] == "7" or value == 2**63 - 1
+
+
+def test_openapi_text_pattern_is_the_control_check() -> None:
+    """The document's patterns refuse exactly what the parser refuses."""
+    text, content = re.compile(openapi.TEXT_PATTERN), re.compile(openapi.CONTENT_PATTERN)
+    for code in range(0x3100):
+        char = chr(code)
+        refused = "\x00" in char or strip_controls(char) != char
+        assert (text.fullmatch(char) is None) is refused, hex(code)
+        assert (content.fullmatch(char) is None) is (refused or not char.strip()), hex(code)

@@ -314,3 +314,58 @@ def test_moderators_cli(app: Flask, svc: Services, keys: dict[str, str]) -> None
     assert runner.invoke(args=["moderators", "disable", "zoe"]).exit_code == 0
     assert "zoe\tdisabled" in runner.invoke(args=["moderators", "list"]).output
     assert runner.invoke(args=["moderators", "disable", "nobody"]).exit_code == 1
+
+
+def test_undo_steps_back_once(client: FlaskClient, keys: dict[str, str], tokens: dict) -> None:
+    """Found by make fuzz: ham, then spam, then undo restores "ham by a moderator"
+    without the first decision's time; a second undo was a Lua error (503)."""
+    queue(client, keys["blog.example"], "twice")
+    for label in ("ham", "spam"):
+        decided = client.post("/api/v1/review/blog.example:twice/decision",
+                              json={"label": label}, headers=tokens["alice"])  # fmt: skip
+        assert decided.status_code == 200
+    assert client.post("/api/v1/review/blog.example:twice/undo",
+                       headers=tokens["alice"]).status_code == 200  # fmt: skip
+    again = client.post("/api/v1/review/blog.example:twice/undo", headers=tokens["alice"])
+    assert again.status_code == 409 and again.get_json()["error"]["field"] == "id"
+    blog = {"Authorization": f"Bearer {keys['blog.example']}"}
+    assert client.get("/api/v1/comments/twice", headers=blog).get_json()["status"] == "ham"
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [("before=4-0232780588797429315824125", "before"),  # beyond 64 bits: was a 503
+     ("before=%D9%A1", "before"),  # an Arabic-Indic digit passed str.isdigit: was a 503
+     ("limit=%D9%A1", "limit"), ("limit=1.0", "limit"), ("limit=0", "limit")],
+)  # fmt: skip
+def test_history_refuses_what_is_not_an_event_id_or_limit(
+    client: FlaskClient, tokens: dict, query: str, field: str
+) -> None:
+    answer = client.get(f"/api/v1/review/history?{query}", headers=tokens["root"])
+    assert answer.status_code == 400 and answer.get_json()["error"]["field"] == field
+    assert (
+        client.get("/api/v1/review/history?before=&limit=", headers=tokens["root"]).status_code
+        == 200
+    )
+
+
+@pytest.mark.parametrize("before", ["0", "0-0", "00-0", "0000-000"])
+def test_history_before_the_first_event_is_empty(
+    client: FlaskClient, keys: dict[str, str], tokens: dict, before: str
+) -> None:
+    """Found by make fuzz: Redis refuses an exclusive end of 0-0 (was a 503)."""
+    queue(client, keys["blog.example"], "b1")
+    client.post("/api/v1/review/blog.example:b1/decision", json={"label": "spam"},
+                headers=tokens["alice"])  # fmt: skip
+    answer = client.get(f"/api/v1/review/history?before={before}", headers=tokens["root"])
+    assert answer.status_code == 200 and answer.get_json()["events"] == []
+
+
+@pytest.mark.parametrize("limit", ["5", 2.5, True, 0])
+def test_claim_limit_is_a_json_whole_number(
+    client: FlaskClient, tokens: dict, limit: object
+) -> None:
+    answer = client.post("/api/v1/review/claim", json={"limit": limit}, headers=tokens["root"])
+    assert answer.status_code == 400 and answer.get_json()["error"]["field"] == "limit"
+    assert client.post("/api/v1/review/claim", json={"limit": None},
+                       headers=tokens["root"]).status_code == 200  # fmt: skip

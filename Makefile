@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run worker retrain test check lint fmt train evaluate bench bench-accuracy bench-campaign bench-retrain bench-latency bench-request bench-http bench-gunicorn bench-outage clean
+.PHONY: run worker retrain test fuzz check lint fmt train evaluate bench bench-accuracy bench-campaign bench-retrain bench-latency bench-request bench-http bench-gunicorn bench-outage test-wordpress clean
 
 # A stamp per requirements file: reinstall only when a pin changes.
 $(BIN)/.runtime: requirements.txt
@@ -39,6 +39,36 @@ worker: $(BIN)/.runtime
 ## test: set up and run the whole test suite (real Redis, real HTTP)
 test: $(BIN)/.chromium
 	$(BIN)/python -m pytest
+
+## fuzz: schemathesis against the served OpenAPI document, FUZZ_EXAMPLES cases per operation
+FUZZ_EXAMPLES ?= 1000
+fuzz: $(BIN)/.dev
+	$(BIN)/python -m tests.fuzz --examples $(FUZZ_EXAMPLES)
+
+# WordPress (Debian ships it with its Akismet plugin), PHP and MariaDB's server
+# binaries from Debian (apt-get; as root, or through sudo). The test serves
+# WordPress with PHP's built-in server and runs a MariaDB of its own on a
+# private socket: the Apache that the wordpress package pulls in goes unused,
+# and no MariaDB service is installed.
+WORDPRESS_PACKAGES := wordpress wordpress-theme-twentytwentythree php-cli php-mysql php-curl \
+	mariadb-server-core mariadb-client-core
+$(BIN)/.wordpress: $(BIN)/.dev
+	{ test -f /usr/share/wordpress/wp-content/plugins/akismet/akismet.php \
+		&& test -d /usr/share/wordpress/wp-content/themes/twentytwentythree \
+		&& command -v php >/dev/null && command -v mariadb >/dev/null \
+		&& test -x /usr/sbin/mariadbd; } || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get install -y -q --no-install-recommends $(WORDPRESS_PACKAGES) || \
+		{ $$SUDO apt-get update -q && \
+		  $$SUDO apt-get install -y -q --no-install-recommends $(WORDPRESS_PACKAGES); }; }
+	touch $@
+
+## test-wordpress: the WordPress plugin: php -l, its signature test, then WordPress + Akismet end to end
+test-wordpress: $(BIN)/.wordpress
+	for f in integrations/wordpress/*.php integrations/wordpress/tests/*.php; do \
+		php -l $$f >/dev/null || exit 1; done
+	php integrations/wordpress/tests/signature.php
+	$(BIN)/python -m tests.wordpress
 
 ## lint: formatting, lint and types, as CI checks them
 lint: $(BIN)/.dev

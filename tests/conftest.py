@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import random
 import secrets
+import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,17 +58,29 @@ def tiny_examples() -> list[datasets.Example]:
     return spam + ham
 
 
-@pytest.fixture(scope="session")
-def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A models directory with one trained, promoted tiny model."""
-    out = tmp_path_factory.mktemp("models")
+def promote_tiny_model(models: Path) -> None:
+    """Train the tiny model (a second) and make it current in ``models``."""
     examples = tiny_examples()
     trained = train(examples, folds=3)
     data = {"fingerprint": datasets.fingerprint(examples), "n": len(examples)}
     version = artifact.save(
-        trained.model, out, cutoffs=trained.cutoffs, metrics=trained.metrics, data=data
+        trained.model, models, cutoffs=trained.cutoffs, metrics=trained.metrics, data=data
     )
-    artifact.promote(out, version)
+    artifact.promote(models, version)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (until someone binds it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A models directory with one trained, promoted tiny model."""
+    out = tmp_path_factory.mktemp("models")
+    promote_tiny_model(out)
     return out
 
 

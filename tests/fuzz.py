@@ -23,7 +23,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,30 +34,12 @@ import requests
 
 from moderation import create_app
 from moderation.settings import Settings
-from tests.conftest import HAM_COMMENT, SPAM_COMMENT, tiny_examples
-from training import artifact, datasets
-from training.train import train
+from tests.conftest import HAM_COMMENT, SPAM_COMMENT, free_port, promote_tiny_model
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 SITE = "fuzz.example"
 MODERATOR = "fuzzer"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def tiny_model(models: Path) -> None:
-    examples = tiny_examples()
-    trained = train(examples, folds=3)
-    data = {"fingerprint": datasets.fingerprint(examples), "n": len(examples)}
-    version = artifact.save(
-        trained.model, models, cutoffs=trained.cutoffs, metrics=trained.metrics, data=data
-    )
-    artifact.promote(models, version)
 
 
 def wait_ready(url: str, server: subprocess.Popen[bytes]) -> None:
@@ -177,7 +158,7 @@ def main() -> int:
     env.update(VAR_DIR=str(work / "var"), MODELS_DIR=str(work / "models"), HOST="127.0.0.1",
                PORT=str(port), LOG_LEVEL="WARNING", RUN_WORKER="0", RATE_LIMITS="off",
                PYTHONPATH=str(ROOT))  # fmt: skip
-    tiny_model(work / "models")
+    promote_tiny_model(work / "models")
     with open(work / "gunicorn.log", "wb") as log:
         server = subprocess.Popen(
             [BIN / "gunicorn", "-c", "python:moderation.gunicorn_conf", "wsgi:app"],

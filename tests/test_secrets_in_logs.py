@@ -4,7 +4,6 @@ moderator passwords and tokens - through every path that logs on trouble."""
 from __future__ import annotations
 
 import logging
-import socket
 
 import pytest
 from flask import Flask
@@ -13,22 +12,15 @@ from moderation import create_app
 from moderation.services import services
 from moderation.settings import Settings
 from moderation.worker import Worker
-from tests.conftest import HAM_COMMENT
+from tests.conftest import HAM_COMMENT, free_port
 
 AKISMET_KEY = "ak-secret-0123456789abcdef"
 PASSWORD = "correct horse battery staple"
 
 
-def _closed_port() -> int:
-    """A local port nothing listens on: calls to it fail at once."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def app(settings: Settings) -> Flask:
-    port = _closed_port()
+    port = free_port()
     return create_app(
         settings.replace(
             akismet_api_key=AKISMET_KEY,
@@ -45,7 +37,7 @@ def test_secrets_never_logged(app: Flask, caplog: pytest.LogCaptureFixture) -> N
         svc = services()
         key = svc.sites.create("blog.example")
         svc.sites.set_cutoffs("blog.example", ham_below=0.0, spam_above=1.0)  # asks Akismet
-        hook_secret = svc.sites.set_webhook("blog.example", f"http://127.0.0.1:{_closed_port()}/")
+        hook_secret = svc.sites.set_webhook("blog.example", f"http://127.0.0.1:{free_port()}/")
         svc.moderators.create("alice", PASSWORD, admin=True)
     auth = {"Authorization": f"Bearer {key}"}
     # Akismet unreachable: the fallback logs its failure.

@@ -12,7 +12,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -27,7 +26,7 @@ import requests
 
 from moderation.redis_server import EmbeddedRedis
 from moderation.webhooks import SIGNATURE_HEADER, verify
-from tests.conftest import HAM_COMMENT, SPAM_COMMENT
+from tests.conftest import HAM_COMMENT, SPAM_COMMENT, free_port
 
 ROOT = Path(__file__).parent.parent
 pytestmark = pytest.mark.e2e
@@ -45,15 +44,9 @@ class Server:
         return self.log.read_text(errors="replace")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def server(tmp_path: Path, models_dir: Path) -> Iterator[Server]:
-    port = _free_port()
+    port = free_port()
     var_dir = tmp_path / "var"
     env = {
         k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "PROMETHEUS_MULTIPROC_DIR")

@@ -27,15 +27,11 @@ import json
 import os
 import resource
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -44,19 +40,12 @@ import redis
 import requests
 
 from bench.accuracy import DEFAULT_DATA, RESULTS, machine, revision, write_section
+from tests.service import BIN, ROOT, free_port, gunicorn, service_env
 from training import datasets
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 WRK_SCRIPT = Path(__file__).resolve().parent / "wrk.lua"
 CHECK = "/api/v1/comments/check"
 BARE = "/check"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def write_bodies(data: Path, path: Path) -> int:
@@ -71,22 +60,13 @@ def write_bodies(data: Path, path: Path) -> int:
 BENCH_RATE_LIMIT = "100000000/minute"
 
 
-def service_env(workdir: Path, port: int, gunicorn: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "GUNICORN_CMD_ARGS")}
-    env.update(
-        VAR_DIR=str(workdir / "var"),
-        MODELS_DIR=str(workdir / "models"),
-        HOST="127.0.0.1",
-        PORT=str(port),
-        LOG_LEVEL="WARNING",
-        PYTHONPATH=str(ROOT),
-        # Limits stay on (their Redis round trips are part of the cost) but
-        # far above what one load generator sends.
-        RATE_LIMIT_IP=BENCH_RATE_LIMIT,
-        RATE_LIMIT_SITE=BENCH_RATE_LIMIT,
-    )
-    if gunicorn:
-        env["GUNICORN_CMD_ARGS"] = gunicorn
+def bench_env(workdir: Path, port: int, gunicorn_args: str) -> dict[str, str]:
+    # Limits stay on (their Redis round trips are part of the cost) but far
+    # above what one load generator sends.
+    env = service_env(workdir, port, RATE_LIMIT_IP=BENCH_RATE_LIMIT,
+                      RATE_LIMIT_SITE=BENCH_RATE_LIMIT)  # fmt: skip
+    if gunicorn_args:
+        env["GUNICORN_CMD_ARGS"] = gunicorn_args
     return env
 
 
@@ -98,23 +78,6 @@ def prepare(workdir: Path, env: dict[str, str]) -> str:
     create = [str(BIN / "flask"), "--app", "wsgi", "sites", "create", "bench.example"]
     created = subprocess.run(create, env=env, cwd=ROOT, check=True, capture_output=True, text=True)
     return str(created.stdout).strip().splitlines()[-1]
-
-
-@contextmanager
-def gunicorn(app: str, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with open(log, "ab") as out:
-        server = subprocess.Popen(
-            [BIN / "gunicorn", "-c", "python:moderation.gunicorn_conf", app],
-            env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    try:
-        yield server
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
 
 
 def first_answer(url: str, body: dict[str, Any], headers: dict[str, str], started: float) -> float:
@@ -351,10 +314,10 @@ def main(argv: list[str] | None = None) -> int:
 def run_both(gunicorn_args: str, args: argparse.Namespace, workdir: Path, bodies: Path,
              sample: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
     workdir.mkdir(parents=True, exist_ok=True)
-    env = service_env(workdir, free_port(), gunicorn_args)
+    env = bench_env(workdir, free_port(), gunicorn_args)
     env["MODELS_DIR"] = str(workdir.parent / "models")  # one model for every run
     key = prepare(workdir, env)
-    bare_env = service_env(workdir / "bare", free_port(), gunicorn_args)
+    bare_env = bench_env(workdir / "bare", free_port(), gunicorn_args)
     # The bare app needs no Redis: a URL (never connected to) keeps the
     # gunicorn configuration from starting an embedded one.
     bare_env.update(RUN_WORKER="0", REDIS_URL="redis://127.0.0.1:9/0")

@@ -53,7 +53,7 @@ from typing import Any
 import requests
 
 from bench.accuracy import DEFAULT_DATA, RESULTS, machine, revision, write_section
-from bench.http import BIN, CHECK, ROOT, free_port, gunicorn, service_env
+from bench.http import CHECK, bench_env
 from moderation import create_app
 from moderation.comments import month_of
 from moderation.redis_server import EmbeddedRedis
@@ -61,6 +61,7 @@ from moderation.services import Services
 from moderation.settings import Settings
 from moderation.spool import Spool
 from tests.akismet_server import AkismetDouble
+from tests.service import BIN, ROOT, free_port, gunicorn
 from training import datasets
 
 REDIS_SITE, AKISMET_SITE = "outage.example", "akismet.example"
@@ -389,7 +390,7 @@ def akismet_failing(svc: Services, base: str, key: str, comments: list[dict[str,
 def start_service(
     workdir: Path, args: argparse.Namespace, double: CountingDouble
 ) -> dict[str, str]:
-    env = service_env(workdir, free_port(), "")
+    env = bench_env(workdir, free_port(), "")
     env.update(
         AKISMET_API_KEY="bench-akismet-key",
         AKISMET_URL=double.url,

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.accuracy import DEFAULT_DATA, RESULTS, machine, revision, write_section
+from bench.http import BENCH_RATE_LIMIT
 from bench.latency import PROFILES
 from training import datasets
 
@@ -63,9 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     records = [e.record for e in datasets.load(sorted(args.data.glob("*.csv")), starter=False)]
     bodies = [json.dumps(r).encode() for r in records]
     with tempfile.TemporaryDirectory() as tmp:
-        unlimited = "100000000/minute"  # limits counted, never reached
+        limits = {"RATE_LIMIT_IP": BENCH_RATE_LIMIT, "RATE_LIMIT_SITE": BENCH_RATE_LIMIT}
         os.environ.update(VAR_DIR=f"{tmp}/var", MODELS_DIR=f"{tmp}/models", LOG_LEVEL="WARNING",
-                          RATE_LIMIT_IP=unlimited, RATE_LIMIT_SITE=unlimited)  # fmt: skip
+                          **limits)  # fmt: skip
         os.environ.pop("REDIS_URL", None)
         subprocess.run([sys.executable, "-m", "training", "train", "--promote"],
                        check=True, stdout=subprocess.DEVNULL)  # fmt: skip

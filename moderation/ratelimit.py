@@ -74,20 +74,21 @@ class RateLimits:
 
     def check_login(self, address: str | None, account: str) -> None:
         """RateLimited if the address or the account has failed too often."""
-        if not self.enabled:
-            return
-        for who in (f"ip:{address or '-'}", f"user:{account.lower()}"):
-            for item in self.login:
-                if not self._call("test", item, "login", who):
-                    wait = self._retry_after(item, "login", who)
-                    raise RateLimited(f"too many failed logins; retry in {wait} s", wait)
+        for item, who in self._logins(address, account):
+            if not self._call("test", item, "login", who):
+                wait = self._retry_after(item, "login", who)
+                raise RateLimited(f"too many failed logins; retry in {wait} s", wait)
 
     def login_failed(self, address: str | None, account: str) -> None:
+        for item, who in self._logins(address, account):
+            self._call("hit", item, "login", who)
+
+    def _logins(self, address: str | None, account: str) -> list[tuple[RateLimitItem, str]]:
+        """The login limits to count, each for the address and for the account."""
         if not self.enabled:
-            return
-        for who in (f"ip:{address or '-'}", f"user:{account.lower()}"):
-            for item in self.login:
-                self._call("hit", item, "login", who)
+            return []
+        whom = (f"ip:{address or '-'}", f"user:{account.lower()}")
+        return [(item, who) for who in whom for item in self.login]
 
     def _site(self, own: str | None) -> tuple[RateLimitItem, ...]:
         if not own:

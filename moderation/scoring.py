@@ -39,6 +39,7 @@ class Scorer:
         velocity: VelocityCounter,
         crowd_rules: CrowdRules,
         velocity_limits: dict[str, tuple[int, int, int]],
+        keep_ip_prefix: bool = False,
     ) -> None:
         self.model = model
         self.comments = comments
@@ -48,7 +49,7 @@ class Scorer:
         self.crowd_rules = crowd_rules
         self.velocity_limits = velocity_limits
         # Keep the /24 or /48 of an IP beside its keyed hash (IP_PREFIX).
-        self.keep_ip_prefix = False
+        self.keep_ip_prefix = keep_ip_prefix
         # The time campaign and velocity windows are measured in (a benchmark
         # replays a day of comments in seconds by setting its own).
         self.clock: Callable[[], float] = time.time

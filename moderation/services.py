@@ -65,8 +65,8 @@ class Services:
             CrowdRules(settings.campaign_growth, settings.campaign_growth_sites,
                        settings.campaign_boost),
             {**DEFAULT_LIMITS, **dict(settings.velocity_limits)},
+            keep_ip_prefix=settings.ip_prefix,
         )  # fmt: skip
-        scorer.keep_ip_prefix = settings.ip_prefix
         spool = Spool(settings.spool_dir)
         return cls(
             settings=settings,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import random
 import secrets
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -67,13 +66,6 @@ def promote_tiny_model(models: Path) -> None:
         trained.model, models, cutoffs=trained.cutoffs, metrics=trained.metrics, data=data
     )
     artifact.promote(models, version)
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on (until someone binds it)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -34,10 +32,9 @@ import requests
 
 from moderation import create_app
 from moderation.settings import Settings
-from tests.conftest import HAM_COMMENT, SPAM_COMMENT, free_port, promote_tiny_model
+from tests.conftest import HAM_COMMENT, SPAM_COMMENT, promote_tiny_model
+from tests.service import BIN, ROOT, free_port, gunicorn, service_env
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 SITE = "fuzz.example"
 MODERATOR = "fuzzer"
 
@@ -154,26 +151,14 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="moderation-fuzz-"))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "GUNICORN_CMD_ARGS")}
-    env.update(VAR_DIR=str(work / "var"), MODELS_DIR=str(work / "models"), HOST="127.0.0.1",
-               PORT=str(port), LOG_LEVEL="WARNING", RUN_WORKER="0", RATE_LIMITS="off",
-               PYTHONPATH=str(ROOT))  # fmt: skip
+    env = service_env(work, port, RUN_WORKER="0", RATE_LIMITS="off")
     promote_tiny_model(work / "models")
-    with open(work / "gunicorn.log", "wb") as log:
-        server = subprocess.Popen(
-            [BIN / "gunicorn", "-c", "python:moderation.gunicorn_conf", "wsgi:app"],
-            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
     try:
-        wait_ready(url, server)
-        env.update(credentials(env, url), SCHEMATHESIS_HOOKS="tests.fuzz_hooks")
-        return fuzz(url, env, work, args.examples, args.seed)
+        with gunicorn("wsgi:app", env, work / "gunicorn.log") as server:
+            wait_ready(url, server)
+            env.update(credentials(env, url), SCHEMATHESIS_HOOKS="tests.fuzz_hooks")
+            return fuzz(url, env, work, args.examples, args.seed)
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
         log_text = (work / "gunicorn.log").read_text(errors="replace")
         if "Traceback" in log_text:
             print("the service logged errors:\n" + log_text[-5000:])

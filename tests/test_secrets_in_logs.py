@@ -12,7 +12,8 @@ from moderation import create_app
 from moderation.services import services
 from moderation.settings import Settings
 from moderation.worker import Worker
-from tests.conftest import HAM_COMMENT, free_port
+from tests.conftest import HAM_COMMENT
+from tests.service import free_port
 
 AKISMET_KEY = "ak-secret-0123456789abcdef"
 PASSWORD = "correct horse battery staple"

@@ -26,7 +26,8 @@ import requests
 
 from moderation.redis_server import EmbeddedRedis
 from moderation.webhooks import SIGNATURE_HEADER, verify
-from tests.conftest import HAM_COMMENT, SPAM_COMMENT, free_port
+from tests.conftest import HAM_COMMENT, SPAM_COMMENT
+from tests.service import free_port
 
 ROOT = Path(__file__).parent.parent
 pytestmark = pytest.mark.e2e

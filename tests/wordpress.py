@@ -44,10 +44,8 @@ from typing import Any, TypeVar
 import requests
 
 from moderation.webhooks import SIGNATURE_HEADER, sign
-from tests.conftest import free_port
+from tests.service import BIN, ROOT, free_port, service_env
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = ROOT / ".venv" / "bin"
 PLUGIN_DIR = ROOT / "integrations" / "wordpress"
 WORDPRESS = Path("/usr/share/wordpress")  # Debian's package
 SITE = "blog.test"
@@ -197,27 +195,6 @@ def mariadb(stack: ExitStack, tmp: Path) -> Path:
     return sock
 
 
-def service_env(tmp: Path, port: int) -> dict[str, str]:
-    drop = ("REDIS_URL", "GUNICORN_CMD_ARGS", "AKISMET_API_KEY", "AKISMET_BLOG_URL", "AKISMET_URL")
-    env = {k: v for k, v in os.environ.items() if k not in drop}
-    env.update(
-        VAR_DIR=str(tmp / "var"),
-        MODELS_DIR=str(tmp / "models"),
-        HOST="127.0.0.1",
-        PORT=str(port),
-        LOG_LEVEL="WARNING",
-        PYTHONPATH=str(ROOT),
-        RATE_LIMITS="off",
-        # Every visitor here is 127.0.0.1 and most write from example.org,
-        # seconds apart: no velocity burst, or the last comments would be held.
-        VELOCITY_LIMITS="ip=1000/10000/100000,email_domain=1000/10000/100000",
-        WEB_CONCURRENCY="2",
-        # A failed first delivery (WordPress busy) is retried within a second.
-        WEBHOOK_BACKOFF_SECONDS="1",
-    )
-    return env
-
-
 def flask(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
     done = subprocess.run(
         [str(BIN / "flask"), "--app", "wsgi", *args],
@@ -233,7 +210,17 @@ def flask(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
 
 def service(stack: ExitStack, tmp: Path, port: int, webhook: str) -> tuple[str, str]:
     """Train, create the site (cutoffs, webhook) and a moderator, serve: (key, secret)."""
-    env = service_env(tmp, port)
+    env = service_env(
+        tmp,
+        port,
+        RATE_LIMITS="off",
+        # Every visitor here is 127.0.0.1 and most write from example.org,
+        # seconds apart: no velocity burst, or the last comments would be held.
+        VELOCITY_LIMITS="ip=1000/10000/100000,email_domain=1000/10000/100000",
+        WEB_CONCURRENCY="2",
+        # A failed first delivery (WordPress busy) is retried within a second.
+        WEBHOOK_BACKOFF_SECONDS="1",
+    )
     started = time.monotonic()
     with open(tmp / "train.log", "wb") as out:
         subprocess.run(

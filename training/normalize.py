@@ -166,9 +166,13 @@ def join_spaced(text: str) -> tuple[str, int]:
     spaced = dotted = 0
     if _SPACED_HINT.search(text):
         text, spaced = _SPACED_RE.subn(lambda m: m.group(0).replace(" ", ""), text)
-    if not text.isascii() or any(w in text for w in _OTHER_WHITESPACE):
+    if (not text.isascii() or any(w in text for w in _OTHER_WHITESPACE)) and _SPACED_HINT.search(
+        " ".join(text.split())
+    ):
         # Whitespace is collapsed later: letters it would leave single-spaced
         # join now, or the next normalisation would join them (idempotence).
+        # (The hint on the collapsed text first: the pattern's letter classes
+        # are slow, and most texts with a newline hold no such run.)
         text, loose = _LOOSE_SPACED_RE.subn(lambda m: "".join(m.group(0).split()), text)
         spaced += loose
     if _DOTTED_HINT.search(text):

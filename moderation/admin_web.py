@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from moderation.errors import ApiError
+from moderation.errors import ApiError, redis_errors
 from moderation.moderators import Moderator
 from moderation.services import services
 from moderation.web import login_required, me
@@ -126,7 +126,11 @@ def promote() -> Response:
     version = request.form.get("version", "")
     if version not in {m["version"] for m in _versions()}:
         abort(400)
-    artifact.promote(svc.settings.models_dir, version)
+    if svc.models is not None:  # a shared Redis: every node follows
+        with redis_errors():
+            svc.models.promote(version)
+    else:
+        artifact.promote(svc.settings.models_dir, version)
     svc.model.refresh()
     return redirect(url_for("admin.models"))
 

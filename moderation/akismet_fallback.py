@@ -32,6 +32,7 @@ from moderation.akismet_client import (
 )
 from moderation.circuit import CLOSED, HALF_OPEN, OPEN, CircuitBreaker, CircuitState
 from moderation.comments import month_of
+from moderation.errors import REDIS_ERRORS
 from moderation.keys import Keys
 from moderation.metrics import Metrics
 from moderation.settings import Settings
@@ -145,7 +146,7 @@ class AkismetFallback:
                 return AkismetAnswer(
                     SKIPPED_BUDGET, f"this month's {budget} Akismet calls are used up"
                 )
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             return AkismetAnswer(ERROR, f"circuit state unavailable: {type(exc).__name__}")
         return None
 
@@ -156,7 +157,7 @@ class AkismetFallback:
             self.metrics.akismet_latency.observe(answer.latency_ms / 1000)
         try:
             self._observe(self.breaker.record(answer.ok))
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             log.warning("could not record Akismet outcome in the circuit: %s", exc)
         if not answer.ok:
             log.warning("Akismet fallback: %s (%s)", answer.answer, answer.detail)

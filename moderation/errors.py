@@ -48,12 +48,18 @@ class RedisUnavailable(ModerationError):
     """Redis did not answer; the request cannot be served correctly without it."""
 
 
+# What a Redis call raises when Redis fails. redis-py's cluster client also
+# raises RedisClusterException, which is not a RedisError (no node serves a
+# slot mid-failover, the cluster cannot be reached at all).
+REDIS_ERRORS: tuple[type[Exception], ...] = (redis.RedisError, redis.RedisClusterException)
+
+
 @contextmanager
 def redis_errors() -> Iterator[None]:
     """Redis trouble inside becomes RedisUnavailable (a 503 with Retry-After)."""
     try:
         yield
-    except redis.RedisError as exc:
+    except REDIS_ERRORS as exc:
         raise RedisUnavailable(str(exc)) from exc
 
 

@@ -31,6 +31,9 @@ The whole scheme, under one prefix (``REDIS_PREFIX``, default ``modr:``)::
     {velocity}:<kind>:<hmac>      zset   recent comments of one IP/e-mail/domain/site
     {labels}:stream               stream every label (feedback, decisions) for retraining
     {retrain}:lock                string the running retrain job's token (expires)
+    {models}:current              string the promoted model version, followed by every node
+    {models}:artifact:<version>   hash   a published version: manifest, model (base64), signature
+    {models}:versions             zset   published versions, by publication time
     limits:{LIMITER/<kind>/<who>/<limit>}  the rate-limit counters (the ``limits``
                                   library's sliding windows; expire)
 
@@ -124,6 +127,16 @@ class Keys:
 
     def retrain_lock(self) -> str:
         return f"{self.prefix}{{retrain}}:lock"
+
+    # -- models (one hash slot: a publication changes all three atomically)
+    def model_current(self) -> str:
+        return f"{self.prefix}{{models}}:current"
+
+    def model_artifact(self, version: str) -> str:
+        return f"{self.prefix}{{models}}:artifact:{version}"
+
+    def model_versions(self) -> str:
+        return f"{self.prefix}{{models}}:versions"
 
     # -- the Akismet fallback
     def akismet_circuit(self) -> str:

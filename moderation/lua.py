@@ -16,6 +16,7 @@ from typing import Any
 
 import redis
 from redis.client import Pipeline
+from redis.cluster import ClusterPipeline
 from redis.exceptions import NoScriptError
 
 # SHA -> source of every script made here (the same few for the whole process).
@@ -34,27 +35,39 @@ class Lua:
 
     def queue(self, pipe: Pipeline[Any], keys: Sequence[Any], args: Sequence[Any]) -> None:
         """Add a call to ``pipe``; run the pipeline with :func:`execute`."""
-        pipe.evalsha(self.sha, len(keys), *keys, *args)
+        # execute_command, not pipe.evalsha: a ClusterPipeline refuses the
+        # method (redis-py cannot tell its keys) but routes the command by
+        # its declared keys like any other.
+        pipe.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
 
 
 def execute(pipe: Pipeline[Any]) -> list[Any]:
     """``pipe.execute()`` for pipelines holding :meth:`Lua.queue` calls: one
     round trip, unless Redis has lost the scripts; raises the first error."""
-    if not pipe.command_stack:
+    if not len(pipe):
         return []
-    stack = list(pipe.command_stack)
+    stack = _queued(pipe)
     results: list[Any] = pipe.execute(raise_on_error=False)
     missing = [i for i, result in enumerate(results) if isinstance(result, NoScriptError)]
     if missing:  # the pipeline is empty again after execute(): reuse it
-        for sha in {stack[i][0][1] for i in missing}:
-            pipe.script_load(_SOURCES[sha])
+        # EVAL with the source (which also caches it) rather than SCRIPT
+        # LOAD: on a cluster, SCRIPT LOAD names no key to route it by.
         for i in missing:
-            args, options = stack[i]
-            pipe.execute_command(*args, **options)
-        again = pipe.execute(raise_on_error=False)[-len(missing) :]
+            command = stack[i]
+            pipe.execute_command("EVAL", _SOURCES[command[1]], *command[2:])
+        again = pipe.execute(raise_on_error=False)
         for i, result in zip(missing, again, strict=True):
             results[i] = result
     for result in results:
         if isinstance(result, redis.RedisError):
             raise result
     return results
+
+
+def _queued(pipe: Pipeline[Any]) -> list[tuple[Any, ...]]:
+    """The arguments of the commands queued in ``pipe``. redis-py keeps them in
+    ``command_stack`` on a Pipeline, in its execution strategy's queue on a
+    ClusterPipeline (whose ``command_stack`` stays empty)."""
+    if isinstance(pipe, ClusterPipeline):
+        return [tuple(c.args) for c in pipe._execution_strategy.command_queue]
+    return [tuple(args) for args, _ in pipe.command_stack]

@@ -22,6 +22,7 @@ import redis
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from moderation.errors import (
+    REDIS_ERRORS,
     AuthError,
     Conflict,
     NotFound,
@@ -139,7 +140,7 @@ class ModeratorRegistry:
             data = self.client.hgetall(self.keys.moderator(normalize_name(name)))
         except ValidationError:
             data = {}
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             raise RedisUnavailable(str(exc)) from exc
         stored = data.get("password") or _DUMMY_HASH
         if not check_password_hash(stored, password) or not data:

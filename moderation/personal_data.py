@@ -218,7 +218,7 @@ class PersonalData:
         pipe.delete(self.keys.comment(domain, comment_id))
         if record.get("guid"):
             pipe.delete(self.keys.guid(domain, str(record["guid"])))
-        pipe.eval(_DELETE_IF, 1, content_key, comment_id)
+        pipe.execute_command("EVAL", _DELETE_IF, 1, content_key, comment_id)  # routed by its key
         pipe.zrem(self.keys.pending(domain), comment_id)
         pipe.zrem(self.keys.claims(domain), comment_id)
         pipe.hdel(self.keys.claimers(domain), comment_id)

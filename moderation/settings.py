@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import unquote
 
 from limits import parse_many
 
@@ -33,6 +34,10 @@ class Settings:
     """Configuration of one deployment. Defaults suit ``make run`` on a laptop."""
 
     redis_url: str | None = None
+    # REDIS_URL names nodes of a Redis Cluster (REDIS_CLUSTER=1) or Sentinels
+    # watching a primary (REDIS_SENTINEL=<its name>) instead of one server.
+    redis_cluster: bool = False
+    redis_sentinel: str | None = None
     redis_prefix: str = "modr:"
     var_dir: Path = Path("var")
     models_dir: Path = Path("models")
@@ -138,11 +143,27 @@ class Settings:
                 "REDIS_PREFIX", "must be 1-32 letters, digits, '_', '.' or '-' then ':'"
             )
         redis_url = env.get("REDIS_URL", None, _redis_url)
+        redis_cluster = env.get("REDIS_CLUSTER", cls.redis_cluster, _flag)
+        redis_sentinel = env.get("REDIS_SENTINEL", None, _sentinel_name)
+        if (redis_cluster or redis_sentinel) and not str(redis_url or "").startswith("redis"):
+            raise SettingsError(
+                "REDIS_CLUSTER" if redis_cluster else "REDIS_SENTINEL",
+                "needs REDIS_URL naming the nodes: redis://host:port,host:port",
+            )
+        if redis_cluster and redis_sentinel:
+            raise SettingsError("REDIS_SENTINEL", "cannot be combined with REDIS_CLUSTER=1")
+        if redis_cluster or redis_sentinel:
+            try:
+                redis_nodes(str(redis_url), SENTINEL_PORT if redis_sentinel else 6379)
+            except ValueError as exc:
+                raise SettingsError("REDIS_URL", str(exc)) from exc
         log_level = env.get("LOG_LEVEL", cls.log_level, str).upper()
         if log_level not in _LOG_LEVELS:
             raise SettingsError("LOG_LEVEL", f"must be one of {', '.join(_LOG_LEVELS)}")
         return cls(
             redis_url=redis_url,
+            redis_cluster=redis_cluster,
+            redis_sentinel=redis_sentinel,
             redis_prefix=prefix,
             var_dir=env.get("VAR_DIR", cls.var_dir, Path),
             models_dir=env.get("MODELS_DIR", cls.models_dir, Path),
@@ -352,4 +373,52 @@ def _http_url(raw: str) -> str:
 def _redis_url(raw: str) -> str:
     if not raw.startswith(("redis://", "rediss://", "unix://")):
         raise ValueError("must start with redis://, rediss:// or unix://")
+    return raw
+
+
+SENTINEL_PORT = 26379
+
+
+@dataclass(frozen=True)
+class RedisNodes:
+    """What ``redis://[user:password@]host:port,host:port[/db]`` says: the
+    seed nodes of a cluster, or the Sentinels, and how to log in to Redis."""
+
+    hosts: tuple[tuple[str, int], ...]
+    username: str | None
+    password: str | None
+    db: int
+    tls: bool
+
+
+def redis_nodes(url: str, default_port: int) -> RedisNodes:
+    """Parse a REDIS_URL listing several nodes (redis-py's from_url takes one)."""
+    scheme, _, rest = url.partition("://")
+    userinfo, _, hostpart = rest.rpartition("@")
+    hostlist, _, path = hostpart.partition("/")
+    username, _, password = userinfo.partition(":")
+    hosts = []
+    for item in hostlist.split(","):
+        host, port = item, default_port
+        if item.rpartition(":")[2].isdigit() and not item.endswith("]"):
+            head, _, tail = item.rpartition(":")
+            host, port = head, int(tail)
+        host = host.removeprefix("[").removesuffix("]")
+        if not host or not 0 < port < 65536:
+            raise ValueError(f"{item!r} is not a host:port")
+        hosts.append((host, port))
+    if path and not path.isdigit():
+        raise ValueError(f"/{path} is not a database number")
+    return RedisNodes(
+        hosts=tuple(hosts),
+        username=unquote(username) or None,
+        password=unquote(password) or None,
+        db=int(path or 0),
+        tls=scheme == "rediss",
+    )
+
+
+def _sentinel_name(raw: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", raw):
+        raise ValueError("must be the name the Sentinels know the primary by (e.g. mymaster)")
     return raw

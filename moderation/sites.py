@@ -25,7 +25,14 @@ from typing import Any, TypeVar
 import redis
 
 from moderation.akismet_protocol import AKISMET_NAME
-from moderation.errors import AuthError, Conflict, NotFound, RedisUnavailable, ValidationError
+from moderation.errors import (
+    REDIS_ERRORS,
+    AuthError,
+    Conflict,
+    NotFound,
+    RedisUnavailable,
+    ValidationError,
+)
 from moderation.keys import Keys
 from moderation.ratelimit import parse_limits
 from training.cutoffs import Cutoffs
@@ -149,7 +156,7 @@ class SiteRegistry:
             found = self._authenticate(
                 keys=[self.keys.site_key(key_hash)], args=[self.keys.site("")]
             )
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             if recent is not None and time.monotonic() - recent[1] < OUTAGE_CACHE_SECONDS:
                 return recent[0]
             raise RedisUnavailable(str(exc)) from exc

@@ -38,6 +38,7 @@ from moderation import lua
 from moderation.keys import Keys, stream_order
 from moderation.lua import Lua
 from moderation.metrics import Metrics
+from moderation.redis_server import is_cluster
 from moderation.settings import Settings
 from moderation.sites import WEBHOOK_GROUP, Site, SiteRegistry
 
@@ -165,15 +166,30 @@ class WebhookSender:
                 if fields:
                     self.handle(site, event_id, fields)
                     handled += 1
-        read = self.client.xreadgroup(
-            WEBHOOK_GROUP, self.consumer, dict.fromkeys(sites, ">"), count=100,
-            block=block_ms or None,
-        )  # fmt: skip
-        for stream, entries in read or []:
+        for stream, entries in self._read_new(list(sites), block_ms):
             for event_id, fields in entries:
                 self.handle(sites[stream], event_id, fields)
                 handled += 1
         return handled
+
+    def _read_new(self, streams: list[str], block_ms: int) -> list[Any]:
+        """New events of ``streams`` for this consumer, waiting up to block_ms."""
+        if not is_cluster(self.client) or len(streams) == 1:
+            read = self.client.xreadgroup(
+                WEBHOOK_GROUP, self.consumer, dict.fromkeys(streams, ">"), count=100,
+                block=block_ms or None,
+            )  # fmt: skip
+            return list(read or [])
+        # On a cluster each site's stream has a slot of its own and one read
+        # may not span slots: read each without blocking (one pipeline, one
+        # round trip per node) and wait out block_ms when all were empty.
+        pipe = self.client.pipeline(transaction=False)
+        for stream in streams:
+            pipe.xreadgroup(WEBHOOK_GROUP, self.consumer, {stream: ">"}, count=100)
+        read = [entry for result in pipe.execute() for entry in result or []]
+        if not read and block_ms:
+            time.sleep(block_ms / 1000)
+        return read
 
     def deliver_due(self) -> int:
         """Retry the events whose next attempt has come, in event order."""

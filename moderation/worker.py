@@ -18,9 +18,7 @@ import socket
 import threading
 from types import FrameType
 
-import redis
-
-from moderation.errors import RedisUnavailable
+from moderation.errors import REDIS_ERRORS, RedisUnavailable
 from moderation.services import Services
 from moderation.webhooks import WebhookSender
 
@@ -66,7 +64,7 @@ class Worker:
                     self.stop.wait(self.block_ms / 1000)
                     continue
                 self.run_once(self.block_ms)
-            except (redis.RedisError, RedisUnavailable) as exc:
+            except (*REDIS_ERRORS, RedisUnavailable) as exc:  # type: ignore[misc]
                 log.warning("worker: Redis unavailable (%s); retrying", exc)
                 self.stop.wait(OUTAGE_PAUSE)
         log.info("worker %s stopped", self.name)

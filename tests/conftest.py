@@ -17,12 +17,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import redis
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
-from moderation import create_app
+from moderation import create_app, redis_server
 from moderation.keys import Keys
 from moderation.redis_server import EmbeddedRedis
 from moderation.services import Services
@@ -81,6 +80,8 @@ def settings(redis_base: tuple[str | None, Path], models_dir: Path) -> Iterator[
     url, var_dir = redis_base
     settings = Settings(
         redis_url=url,
+        # The suite against a Redis Cluster: REDIS_URL=<nodes> REDIS_CLUSTER=1.
+        redis_cluster=url is not None and os.environ.get("REDIS_CLUSTER") == "1",
         redis_prefix=f"test{secrets.token_hex(4)}:",
         var_dir=var_dir,
         models_dir=models_dir,
@@ -88,7 +89,7 @@ def settings(redis_base: tuple[str | None, Path], models_dir: Path) -> Iterator[
         max_body_bytes=256 * 1024,
     )
     yield settings
-    client = redis.Redis.from_url(url) if url else EmbeddedRedis(settings.redis_dir).client()
+    client = redis_server.connect(settings)[0]
     keys = list(client.scan_iter(match=Keys(settings.redis_prefix).pattern(), count=1000))
     if keys:
         client.delete(*keys)

@@ -1,5 +1,6 @@
 """The service as ``make run`` starts it, for the runs that drive it from
-outside over HTTP: ``make fuzz``, ``make test-wordpress`` and the benchmarks.
+outside over HTTP: ``make fuzz``, ``make test-wordpress``, ``make
+test-cluster`` and the benchmarks; and the helpers those runs share.
 
 Each run gets its own VAR_DIR (and so its own embedded Redis) and MODELS_DIR
 under a folder of its own - never the developer's ``var/`` - and none of the
@@ -13,15 +14,27 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any, TypeVar
+
+import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 # A shell's settings that would send a run to another Redis, another
 # gunicorn configuration or the real Akismet.
-_OUTSIDE = ("REDIS_URL", "GUNICORN_CMD_ARGS", "AKISMET_API_KEY", "AKISMET_BLOG_URL", "AKISMET_URL")
+_OUTSIDE = (
+    "REDIS_URL",
+    "REDIS_CLUSTER",
+    "REDIS_SENTINEL",
+    "GUNICORN_CMD_ARGS",
+    "AKISMET_API_KEY",
+    "AKISMET_BLOG_URL",
+    "AKISMET_URL",
+)
 
 
 def free_port() -> int:
@@ -62,3 +75,53 @@ def gunicorn(app: str, env: dict[str, str], log: Path) -> Iterator[subprocess.Po
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
+
+
+T = TypeVar("T")
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 60) -> T:
+    """Poll ``probe`` until it returns something other than None (or False)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            found = probe()
+        except (requests.ConnectionError, requests.Timeout, OSError):
+            found = None
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.2)
+
+
+@contextmanager
+def process(args: list[str], log_file: Path, **kwargs: Any) -> Iterator[subprocess.Popen[bytes]]:
+    """A child process in a process group of its own, the whole group stopped
+    (TERM, then KILL) when the block ends: ``php -S``'s workers do not die
+    with their parent, and gunicorn has its workers, its background worker
+    and the embedded Redis."""
+    with open(log_file, "ab") as out:
+        child = subprocess.Popen(
+            args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, **kwargs
+        )
+    try:
+        yield child
+    finally:
+        _signal_group(child.pid, signal.SIGTERM)
+        try:
+            child.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        time.sleep(0.2)
+        _signal_group(child.pid, signal.SIGKILL)  # stragglers
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with suppress(ProcessLookupError):
+        os.killpg(pgid, sig)

@@ -248,7 +248,9 @@ def test_native_api_shares_the_counters(
 
 
 def test_redis_down_is_a_503_text_not_a_500(settings: Settings) -> None:
-    down = settings.replace(redis_url="redis://127.0.0.1:1/0", redis_timeout=0.2)
+    down = settings.replace(
+        redis_url="redis://127.0.0.1:1/0", redis_cluster=False, redis_timeout=0.2
+    )
     client = create_app(down).test_client()
     for path in ("/1.1/comment-check", "/1.1/verify-key", "/1.1/submit-spam"):
         response = client.post(path, data={"api_key": "mk_x", "blog": BLOG, "user_ip": "1.2.3.4"})

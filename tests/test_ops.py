@@ -47,7 +47,9 @@ def test_without_a_model_everything_goes_to_review(settings: Settings, tmp_path:
 
 
 def test_redis_down_is_503_not_500(settings: Settings) -> None:
-    down = settings.replace(redis_url="redis://127.0.0.1:1/0", redis_timeout=0.2)
+    down = settings.replace(
+        redis_url="redis://127.0.0.1:1/0", redis_cluster=False, redis_timeout=0.2
+    )
     client = create_app(down).test_client()
     response = client.post(CHECK, json=HAM_COMMENT, headers={"Authorization": "Bearer mk_x"})
     assert response.status_code == 503

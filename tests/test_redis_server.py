@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from moderation import create_app
 from moderation.errors import SettingsError
 from moderation.redis_server import EmbeddedRedis, connect, describe
 from moderation.settings import Settings
@@ -64,6 +65,14 @@ def test_connect_uses_the_embedded_server_without_a_url(tmp_path: Path) -> None:
 def test_describe_hides_credentials() -> None:
     settings = Settings(redis_url="redis://user:secret@db.internal:6379/0")
     assert describe(settings) == "redis://db.internal:6379/0"
+    cluster = settings.replace(redis_url="redis://:secret@a:7000,b:7001", redis_cluster=True)
+    assert describe(cluster) == "redis://a:7000,b:7001 (cluster)"
+
+
+def test_an_unreachable_cluster_is_a_clear_error_at_start(settings: Settings) -> None:
+    nowhere = settings.replace(redis_url="redis://127.0.0.1:1", redis_cluster=True)
+    with pytest.raises(SettingsError, match="no Redis Cluster node answers"):
+        create_app(nowhere)
 
 
 def test_too_long_socket_path_names_the_variable(tmp_path: Path) -> None:

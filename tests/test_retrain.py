@@ -113,7 +113,8 @@ def test_a_blind_spot_is_learned_promoted_and_served_then_rolled_back(
         assert '"promoted": true' in report
         assert (svc.settings.models_dir / outcome.version / "report-pr.png").stat().st_size > 0
 
-        assert retrain.rollback(svc.settings.models_dir) == champion
+        # (svc.models: with a shared Redis, the rollback is published like the CLI's)
+        assert retrain.rollback(svc.settings.models_dir, store=svc.models) == champion
         rolled = requests.post(f"{url}/api/v1/comments/check", json=new_variant,
                                headers=headers, timeout=10).json()  # fmt: skip
         assert rolled["model_version"] == champion

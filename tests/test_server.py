@@ -50,7 +50,9 @@ def server(tmp_path: Path, models_dir: Path) -> Iterator[Server]:
     port = free_port()
     var_dir = tmp_path / "var"
     env = {
-        k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "PROMETHEUS_MULTIPROC_DIR")
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("REDIS_URL", "REDIS_CLUSTER", "PROMETHEUS_MULTIPROC_DIR")
     }
     env.update(
         PORT=str(port),

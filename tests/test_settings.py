@@ -9,7 +9,7 @@ import pytest
 
 from moderation import create_app
 from moderation.errors import SettingsError
-from moderation.settings import Settings
+from moderation.settings import RedisNodes, Settings, redis_nodes
 
 README = Path(__file__).parent.parent / "README.md"
 
@@ -33,6 +33,40 @@ def test_values_are_parsed() -> None:
         9000,
         "x:",
     )
+
+
+def test_several_redis_nodes_are_parsed() -> None:
+    assert redis_nodes("rediss://ops:p%40ss@10.0.0.1:7000,node2,[::1]:7002/3", 6379) == RedisNodes(
+        hosts=(("10.0.0.1", 7000), ("node2", 6379), ("::1", 7002)),
+        username="ops",
+        password="p@ss",
+        db=3,
+        tls=True,
+    )
+    cluster = Settings.from_env({"REDIS_URL": "redis://a:7000,b:7001", "REDIS_CLUSTER": "1"})
+    assert cluster.redis_cluster and not cluster.embedded_redis
+    sentinel = Settings.from_env({"REDIS_URL": "redis://s1,s2", "REDIS_SENTINEL": "mymaster"})
+    assert sentinel.redis_sentinel == "mymaster"
+    assert redis_nodes(str(sentinel.redis_url), 26379).hosts == (("s1", 26379), ("s2", 26379))
+
+
+@pytest.mark.parametrize(
+    ("environ", "variable"),
+    [
+        ({"REDIS_CLUSTER": "1"}, "REDIS_CLUSTER"),  # which nodes?
+        ({"REDIS_SENTINEL": "mymaster"}, "REDIS_SENTINEL"),
+        ({"REDIS_CLUSTER": "1", "REDIS_URL": "unix:///tmp/r.sock"}, "REDIS_CLUSTER"),
+        ({"REDIS_CLUSTER": "1", "REDIS_SENTINEL": "m", "REDIS_URL": "redis://a"}, "REDIS_SENTINEL"),
+        ({"REDIS_CLUSTER": "1", "REDIS_URL": "redis://a:7000,,b"}, "REDIS_URL"),
+        ({"REDIS_CLUSTER": "1", "REDIS_URL": "redis://a:99999"}, "REDIS_URL"),
+        ({"REDIS_SENTINEL": "m", "REDIS_URL": "redis://a/zero"}, "REDIS_URL"),
+        ({"REDIS_SENTINEL": "my master", "REDIS_URL": "redis://a"}, "REDIS_SENTINEL"),
+    ],
+)
+def test_cluster_and_sentinel_settings_must_agree(environ: dict[str, str], variable: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(environ)
+    assert caught.value.variable == variable
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,14 @@ from training import artifact
 from training.__main__ import main
 
 
+@pytest.fixture(autouse=True)
+def embedded_redis(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The file-only CLI: no Redis is used or started (with a shared Redis,
+    promotions are also published: tests/test_model_store.py)."""
+    for name in ("REDIS_URL", "REDIS_CLUSTER", "REDIS_SENTINEL"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def data_file(tmp_path: Path) -> Path:
     path = tmp_path / "labelled.jsonl"

@@ -36,15 +36,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import requests
 
 from moderation.webhooks import SIGNATURE_HEADER, sign
-from tests.service import BIN, ROOT, free_port, service_env
+from tests.service import BIN, ROOT, free_port, log, process, service_env, wait_for
 
 PLUGIN_DIR = ROOT / "integrations" / "wordpress"
 WORDPRESS = Path("/usr/share/wordpress")  # Debian's package
@@ -97,55 +96,6 @@ NATIVE = {
     "comment": "A question about the third paragraph: does this also hold for nested "
     "replies, or only for top-level comments?",
 }
-
-T = TypeVar("T")
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 60) -> T:
-    """Poll ``probe`` until it returns something other than None (or False)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            found = probe()
-        except (requests.ConnectionError, requests.Timeout, OSError):
-            found = None
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.2)
-
-
-@contextmanager
-def process(args: list[str], log_file: Path, **kwargs: Any) -> Iterator[subprocess.Popen[bytes]]:
-    """A child process in a process group of its own, the whole group stopped
-    (TERM, then KILL) when the block ends: ``php -S``'s workers do not die
-    with their parent, and gunicorn has its workers, its background worker
-    and the embedded Redis."""
-    with open(log_file, "ab") as out:
-        child = subprocess.Popen(
-            args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, **kwargs
-        )
-    try:
-        yield child
-    finally:
-        _signal_group(child.pid, signal.SIGTERM)
-        try:
-            child.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
-        time.sleep(0.2)
-        _signal_group(child.pid, signal.SIGKILL)  # stragglers
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    with suppress(ProcessLookupError):
-        os.killpg(pgid, sig)
 
 
 def mariadb(stack: ExitStack, tmp: Path) -> Path:

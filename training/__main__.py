@@ -10,6 +10,10 @@
 ``train`` prints progress to stderr and the new version alone on the last
 line of stdout. Exit status: 0 done, 1 a data or artifact error, 2 usage; ``retrain``: 75
 when another run holds the lock.
+
+With a shared Redis (``REDIS_URL``), ``--promote``, ``retrain`` and ``rollback``
+also publish the version for every node (moderation.model_store), and
+``--if-missing`` fetches the deployment's current model rather than train one.
 """
 
 from __future__ import annotations
@@ -19,9 +23,15 @@ import json
 import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from moderation.errors import ModerationError
+from moderation import secret_key
+from moderation.errors import REDIS_ERRORS, ModerationError
+from moderation.keys import Keys
+from moderation.model_store import ModelStore
+from moderation.redis_server import connect
 from moderation.settings import Settings
 from training import artifact, datasets, retrain
 from training.datasets import DatasetError
@@ -78,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "train":
-            return _train(args)
+            with _shared_store(settings, args.out) as store:
+                return _train(args, store)
         if args.command == "retrain":
             outcome = retrain.run(settings, progress=sys.stderr.isatty())
             if outcome.version:
@@ -87,16 +98,37 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "models":
             return _models(settings.models_dir)
         if args.command == "rollback":
-            print(f"current: {retrain.rollback(settings.models_dir, args.to)}")
+            with _shared_store(settings, settings.models_dir) as store:
+                print(f"current: {retrain.rollback(settings.models_dir, args.to, store)}")
             return 0
         return _evaluate(args)
-    except (DatasetError, ModerationError, OSError, ValueError) as exc:
+    except (DatasetError, ModerationError, OSError, ValueError, *REDIS_ERRORS) as exc:  # type: ignore[misc]
         print(f"error: {exc}", file=sys.stderr)
         return 1
 
 
-def _train(args: argparse.Namespace) -> int:
+@contextmanager
+def _shared_store(settings: Settings, models_dir: Path) -> Iterator[ModelStore | None]:
+    """The model store of a shared Redis; None with the embedded server (one
+    machine, its models directory is the truth), which is then not started
+    just to train."""
+    if settings.embedded_redis:
+        yield None
+        return
+    client, _ = connect(settings)
+    try:
+        yield ModelStore(client, Keys(settings.redis_prefix), models_dir,
+                         secret_key.load(settings))  # fmt: skip
+    finally:
+        client.close()
+
+
+def _train(args: argparse.Namespace, store: ModelStore | None) -> int:
     started = time.monotonic()
+    # A node joining a deployment serves the deployment's model, not one of its own.
+    if args.if_missing and store is not None and (current := store.sync()):
+        print(f"fetched the current model {current} from Redis; not training", file=sys.stderr)
+        return 0
     if args.if_missing and artifact.current_version(args.out):
         print(f"{args.out} has a current model; not training", file=sys.stderr)
         return 0
@@ -117,7 +149,10 @@ def _train(args: argparse.Namespace) -> int:
         trained.model, args.out, cutoffs=trained.cutoffs, metrics=trained.metrics, data=data
     )
     print(format_report(trained.metrics["out_of_fold"]), file=sys.stderr)
-    if args.promote:
+    if args.promote and store is not None:
+        store.promote(version)
+        print(f"promoted {version} and published it to every node", file=sys.stderr)
+    elif args.promote:
         artifact.promote(args.out, version)
         print(f"promoted {version}", file=sys.stderr)
     print(f"done in {time.monotonic() - started:.1f}s", file=sys.stderr)

@@ -42,7 +42,9 @@ import numpy as np
 import redis
 
 from moderation import secret_key
+from moderation.errors import ArtifactError
 from moderation.keys import Keys
+from moderation.model_store import ModelStore
 from moderation.personal_data import PersonalData
 from moderation.privacy import minimal_label
 from moderation.redis_server import connect
@@ -95,14 +97,18 @@ def run(
     after_write: Callable[[], None] = lambda: None,
 ) -> Outcome:
     started = time.monotonic()
-    client, _ = connect(settings)
+    client, embedded = connect(settings)
     keys = Keys(settings.redis_prefix)
+    # A shared Redis: a promotion is published for every node to follow.
+    store = None
+    if embedded is None:
+        store = ModelStore(client, keys, settings.models_dir, secret_key.load(settings))
     token = secrets.token_hex(8)
     if not client.set(keys.retrain_lock(), token, nx=True, ex=LOCK_SECONDS):
         say("another retrain is running (its lock expires if it crashed); not starting")
         return Outcome(LOCKED, reason="locked")
     try:
-        return _run(settings, client, keys, say, progress, after_write, started)
+        return _run(settings, client, keys, store, say, progress, after_write, started)
     finally:
         client.eval(_RELEASE, 1, keys.retrain_lock(), token)
 
@@ -111,6 +117,7 @@ def _run(
     settings: Settings,
     client: redis.Redis,
     keys: Keys,
+    store: ModelStore | None,
     say: Callable[[str], None],
     progress: bool,
     after_write: Callable[[], None],
@@ -158,6 +165,13 @@ def _run(
     records = [e.record for e in evaluation]
     challenger_scores = challenger.model.scores(records)
     challenger_cost = per_comment_cost(challenger_scores, y, challenger.cutoffs)
+    if store is not None:
+        # The champion is the deployment's current model, which this node's
+        # CURRENT may not have caught up with (no web workers here, say).
+        try:
+            store.sync()
+        except ArtifactError as exc:
+            say(f"the current model in Redis is not usable here ({exc}); judging the local one")
     champion = None
     if artifact.current_version(settings.models_dir):
         champion = artifact.load(settings.models_dir)
@@ -215,7 +229,9 @@ def _run(
             f" {champion_auc:.3f} (slack {AUC_SLACK})"
         )
         report["suspect_sources"] = suspects(people, champion.model.scores)
-    if promoted:
+    if promoted and store is not None:
+        store.promote(version)
+    elif promoted:
         artifact.promote(settings.models_dir, version)
     report.update(promoted=promoted, reason=reason, seconds=round(time.monotonic() - started, 1))
     out = settings.models_dir / version
@@ -270,10 +286,12 @@ def prune(models_dir: Path, keep: int) -> list[str]:
     return old
 
 
-def rollback(models_dir: Path, to: str | None = None) -> str:
-    """Make ``to`` (default: the version before the current one) current."""
+def rollback(models_dir: Path, to: str | None = None, store: ModelStore | None = None) -> str:
+    """Make ``to`` (default: the version before the current one) current - on
+    every node when a ``store`` (a shared Redis) is given."""
     versions = sorted(p.name for p in models_dir.iterdir() if (p / artifact.MANIFEST_FILE).exists())
-    current = artifact.current_version(models_dir)
+    # Redis's current one when shared (not fetched: it may be the bad one).
+    current = (store.current() if store else None) or artifact.current_version(models_dir)
     if to is None:
         earlier = [v for v in versions if current is None or v < current]
         if not earlier:
@@ -281,7 +299,10 @@ def rollback(models_dir: Path, to: str | None = None) -> str:
         to = earlier[-1]
     if to not in versions:
         raise ValueError(f"no version {to} in {models_dir}")
-    artifact.promote(models_dir, to)
+    if store is not None:
+        store.promote(to)
+    else:
+        artifact.promote(models_dir, to)
     return to
 
 

@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run worker retrain test fuzz check lint fmt train evaluate bench bench-accuracy bench-campaign bench-retrain bench-latency bench-request bench-http bench-gunicorn bench-outage test-wordpress clean
+.PHONY: run worker retrain test fuzz check lint fmt train evaluate bench bench-accuracy bench-campaign bench-retrain bench-latency bench-request bench-capacity bench-http bench-gunicorn bench-outage test-wordpress test-cluster clean
 
 # A stamp per requirements file: reinstall only when a pin changes.
 $(BIN)/.runtime: requirements.txt
@@ -69,6 +69,10 @@ test-wordpress: $(BIN)/.wordpress
 		php -l $$f >/dev/null || exit 1; done
 	php integrations/wordpress/tests/signature.php
 	$(BIN)/python -m tests.wordpress
+
+## test-cluster: a Redis Cluster (3+3 nodes), the tests on it, two service nodes end to end, a primary killed
+test-cluster: $(BIN)/.dev
+	$(BIN)/python -m tests.cluster $(if $(QUICK),--quick)
 
 ## lint: formatting, lint and types, as CI checks them
 lint: $(BIN)/.dev
@@ -141,6 +145,10 @@ bench-gunicorn: $(BIN)/.wrk
 ## bench-request: the check's request path profiled in-process (CPU per check, top functions) -> bench/RESULTS.md
 bench-request: $(BIN)/.bench
 	$(BIN)/python -m bench.request $(if $(DATA),--data $(DATA))
+
+## bench-capacity: CPU and Redis commands per check over HTTP; checks/s per node core, per Redis shard -> bench/RESULTS.md
+bench-capacity: $(BIN)/.wrk
+	$(BIN)/python -m bench.capacity $(if $(DATA),--data $(DATA))
 
 ## bench-outage: Redis stopped and Akismet failing under load: answers, queue, circuit -> bench/RESULTS.md
 bench-outage: $(BIN)/.runtime

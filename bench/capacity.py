@@ -209,7 +209,7 @@ def send(url: str, bodies: Path, content_type: str, token: str, n: int,
     share = -(-n // threads)
     wrk = subprocess.Popen(
         ["wrk", "-t", str(threads), "-c", str(connections), "-d", "600s", "--timeout", "5s",
-         "-s", str(LUA), url, "--", str(bodies), content_type, token, str(share)],
+         "-s", str(LUA), url, "--", str(bodies), token, content_type, str(share)],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert wrk.stdout is not None

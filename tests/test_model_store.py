@@ -248,8 +248,8 @@ def test_the_cli_publishes_and_a_new_node_fetches_instead_of_training(
     shared: Settings, rc: redis.Redis, keys: Keys, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
-    for name in ("REDIS_CLUSTER", "REDIS_SENTINEL"):
-        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("REDIS_SENTINEL", raising=False)
+    monkeypatch.setenv("REDIS_CLUSTER", "1" if shared.redis_cluster else "0")
     monkeypatch.setenv("REDIS_URL", str(shared.redis_url))
     monkeypatch.setenv("REDIS_PREFIX", shared.redis_prefix)
     monkeypatch.setenv("SECRET_KEY", SECRET.decode())

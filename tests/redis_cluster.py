@@ -52,6 +52,7 @@ class LocalCluster:
     ports: list[int] = field(default_factory=list)
     processes: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
     _before: set[int] = field(default_factory=set)
+    _clients: dict[int, redis.Redis] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -64,19 +65,23 @@ class LocalCluster:
             port = _free_node_port()
             if port not in self.ports:
                 self.ports.append(port)
-        for port in self.ports:
-            self._spawn(port)
-        for port in self.ports:
-            self._wait_up(port)
-        # redis-cli (shipped beside the server) hands out the slots and pairs
-        # each primary with a replica on another node.
-        subprocess.run(
-            [REDIS_SERVER.parent / "redis-cli", "--cluster", "create",
-             *[f"127.0.0.1:{port}" for port in self.ports],
-             "--cluster-replicas", "1", "--cluster-yes"],
-            check=True, capture_output=True, timeout=60,
-        )  # fmt: skip
-        self.wait_healthy()
+        try:
+            for port in self.ports:
+                self._spawn(port)
+            for port in self.ports:
+                self._wait_up(port)
+            # redis-cli (shipped beside the server) hands out the slots and
+            # pairs each primary with a replica on another node.
+            subprocess.run(
+                [REDIS_SERVER.parent / "redis-cli", "--cluster", "create",
+                 *[f"127.0.0.1:{port}" for port in self.ports],
+                 "--cluster-replicas", "1", "--cluster-yes"],
+                check=True, capture_output=True, timeout=60,
+            )  # fmt: skip
+            self.wait_healthy()
+        except BaseException:
+            self.stop()  # no redis-server left behind by a start that failed
+            raise
         return self
 
     def _spawn(self, port: int) -> None:
@@ -93,7 +98,9 @@ class LocalCluster:
             )  # fmt: skip
 
     def node(self, port: int) -> redis.Redis:
-        return redis.Redis(port=port, decode_responses=True, socket_timeout=2)
+        if port not in self._clients:
+            self._clients[port] = redis.Redis(port=port, decode_responses=True, socket_timeout=2)
+        return self._clients[port]
 
     def _wait_up(self, port: int, timeout: float = 10) -> None:
         deadline = time.monotonic() + timeout
@@ -171,6 +178,8 @@ class LocalCluster:
         raise RuntimeError(f"no failover of {killed} within {timeout} s")
 
     def stop(self) -> None:
+        for client in self._clients.values():
+            client.close()
         stop_all(list(self.processes.values()))
 
     def remove(self) -> None:

@@ -315,6 +315,8 @@ def slot_group(key: str) -> str:
     tag = key[key.find("{") + 1 : key.find("}")] if "{" in key and "}" in key else ""
     if tag.startswith("site:"):
         return "{site:DOMAIN}"
+    if tag.startswith("velocity:"):
+        return "{velocity:IDENTITY}"
     if tag in ("campaign", "velocity", "sites", "models"):
         return "{" + tag + "}"
     if "LIMITER" in key:
@@ -476,7 +478,7 @@ def hot_slots(main: dict[str, Any]) -> list[str]:
         f" | {usec / busy:.0%} |"
         for group, (calls, commands, usec) in sorted(groups.items(), key=lambda g: -g[1][2])
     ]
-    hot_usec = sum(groups.get(g, (0, 0, 0))[2] for g in ("{campaign}", "{velocity}")) / checks
+    hot_usec = groups.get("{campaign}", (0, 0, 0))[2] / checks
     p = per_check(main)
     # What Redis spends besides executing commands (reading, parsing, replying),
     # per round trip; the hot shard gets one of the check's round trips.
@@ -491,13 +493,13 @@ def hot_slots(main: dict[str, Any]) -> list[str]:
         "|---|---|---|---|---|",
         *rows,
         "",
-        f"On a Redis Cluster a hash tag is one slot, so one shard: `{{campaign}}` and"
-        f" `{{velocity}}` (every check of every site) take {hot_usec * checks / busy:.0%} of the"
-        " command time however many shards there are; the rest spreads over the sites and the"
-        f" rate-limit keys. The shard holding both spends ~{sig2(hot_ms)} ms per check (their"
-        f" {hot_usec:.0f} µs of execution and one round trip's share of the rest, ~{per_trip:.0f}"
-        f" µs): a cluster absorbs at most ~{sig2(1000 / hot_ms)} checks/s however many shards it"
-        " has, unless the two tags land on different shards (then the larger part bounds it)."
+        f"On a Redis Cluster a hash tag is one slot, so one shard: `{{campaign}}` (every check"
+        f" of every site) takes {hot_usec * checks / busy:.0%} of the command time however many"
+        " shards there are; the rest spreads over the sites, the commenters' identities"
+        " (velocity) and the rate-limit keys. The shard holding `{campaign}` spends"
+        f" ~{sig2(hot_ms)} ms per check (its {hot_usec:.0f} µs of execution and one round trip's"
+        f" share of the rest, ~{per_trip:.0f} µs): a cluster absorbs at most"
+        f" ~{sig2(1000 / hot_ms)} checks/s however many shards it has."
         " `{sites}` and `{models}`: the workers' site-key refresh (a second per key) and model"
         " check, the background worker's polling - per second, not per check.",
         "",

@@ -28,7 +28,7 @@ The whole scheme, under one prefix (``REDIS_PREFIX``, default ``modr:``)::
     {campaign}:band:<n>:<hash>    string an LSH band of a signature -> cluster id (expires)
     {campaign}:cluster:<id>       hash   a cluster's first signature and first sighting
     {campaign}:cluster:<id>:<set> zset   members, sites, confirmed, denied, model (by time)
-    {velocity}:<kind>:<hmac>      zset   recent comments of one IP/e-mail/domain/site
+    {velocity:<kind>:<hmac>}      zset   recent comments of one IP/e-mail/domain/site
     {labels}:stream               stream every label (feedback, decisions) for retraining
     {retrain}:lock                string the running retrain job's token (expires)
     {models}:current              string the promoted model version, followed by every node

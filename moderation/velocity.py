@@ -53,22 +53,16 @@ _LABELS = {
     "site": "all commenters on this site",
 }
 
-# KEYS[1]: routing key of the {velocity} slot. ARGV: prefix, now, member, cap,
-# then (kind, hashed id) pairs. Returns per pair: minute, hour, day counts.
+# KEYS[1]: one identity's sorted set. ARGV: now, member, cap. Returns the
+# minute, hour and day counts.
 _COUNT = """
-local p, now, member, cap = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
-local out = {}
-for i = 5, #ARGV, 2 do
-  local key = p .. ARGV[i] .. ':' .. ARGV[i + 1]
-  redis.call('ZADD', key, now, member)
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - 86400)
-  redis.call('ZREMRANGEBYRANK', key, 0, -cap - 1)
-  redis.call('EXPIRE', key, 86400)
-  out[#out + 1] = redis.call('ZCOUNT', key, now - 60, '+inf')
-  out[#out + 1] = redis.call('ZCOUNT', key, now - 3600, '+inf')
-  out[#out + 1] = redis.call('ZCARD', key)
-end
-return out
+local key, now, member, cap = KEYS[1], tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
+redis.call('ZADD', key, now, member)
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - 86400)
+redis.call('ZREMRANGEBYRANK', key, 0, -cap - 1)
+redis.call('EXPIRE', key, 86400)
+return {redis.call('ZCOUNT', key, now - 60, '+inf'), redis.call('ZCOUNT', key, now - 3600, '+inf'),
+        redis.call('ZCARD', key)}
 """
 
 
@@ -117,7 +111,7 @@ def bursts(
 class VelocityCounter:
     def __init__(self, client: redis.Redis, prefix: str, secret: bytes) -> None:
         self.client = client
-        self.prefix = f"{prefix}{{velocity}}:"
+        self.prefix = prefix
         self.secret = secret
         self._count = Lua(client, _COUNT)
         # A check hashes its IP twice (counted here, stored as user_ip_hash),
@@ -127,9 +121,15 @@ class VelocityCounter:
     def _hashed(self, value: str) -> str:
         return keyed_hash(self.secret, value)
 
+    def key(self, kind: str, value: str) -> str:
+        """The sorted set of one identity. A hash tag of its own: on a Redis
+        Cluster the identities spread over the shards (one tag for all made
+        one shard count every check of every site)."""
+        return f"{self.prefix}{{velocity:{kind}:{self.hashed(value)}}}"
+
     def forget(self, kind: str, value: str) -> None:
         """Drop the recent comments counted under one identity (privacy erase)."""
-        self.client.delete(f"{self.prefix}{kind}:{self.hashed(value)}")
+        self.client.delete(self.key(kind, value))
 
     def count(
         self, items: list[tuple[str, dict[str, str]]], now: float
@@ -143,20 +143,20 @@ class VelocityCounter:
     def queue(
         self, pipe: redis.client.Pipeline, items: list[tuple[str, dict[str, str]]], now: float
     ) -> None:
-        """Queue :meth:`count`'s work on a pipeline; one answer per item."""
+        """Queue :meth:`count`'s work on a pipeline: one call per identity of each item."""
         for member, found in items:
-            pairs = [part for kind, value in found.items() for part in (kind, self.hashed(value))]
-            args = [self.prefix, now, member, MAX_PER_IDENTITY, *pairs]
-            self._count.queue(pipe, [self.prefix + "route"], args)
+            for kind, value in found.items():
+                self._count.queue(pipe, [self.key(kind, value)], [now, member, MAX_PER_IDENTITY])
 
     def parse(
         self, items: list[tuple[str, dict[str, str]]], results: list[Any]
     ) -> list[dict[str, tuple[int, int, int]]]:
+        answers = iter(results)
         out = []
-        for (_, found), flat in zip(items, results, strict=True):
-            values = [int(v) for v in flat]
-            out.append(
-                {kind: (values[3 * i], values[3 * i + 1], values[3 * i + 2])
-                 for i, kind in enumerate(found)}
-            )  # fmt: skip
+        for _, found in items:
+            counts = {}
+            for kind in found:
+                minute, hour, day = (int(v) for v in next(answers))
+                counts[kind] = (minute, hour, day)
+            out.append(counts)
         return out

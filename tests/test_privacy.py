@@ -159,8 +159,7 @@ def test_export_and_erase_a_commenter_everywhere(
     assert {c["id"] for c in exported["stores"]["comments"]} == {"a1", "a2", "a4"}
     assert exported["stores"]["comments"][0]["record"]["fields"]["author"] == "Alice"
     assert "bob@example.net" not in json.dumps(exported)
-    assert svc.redis.exists(svc.scorer.velocity.prefix + "email:" +
-                            svc.scorer.velocity.hashed("alice@example.org"))  # fmt: skip
+    assert svc.redis.exists(svc.scorer.velocity.key("email", "alice@example.org"))
 
     assert svc.review.depth(["blog.example"]) == {"blog.example": 2}  # a4 and b2
     erase = ["privacy", "erase", "--email", "alice@example.org", "--yes"]
@@ -171,8 +170,7 @@ def test_export_and_erase_a_commenter_everywhere(
     assert after["counts"] == {"comments": 0, "labels_stream": 0, "label_dataset": 0, "spool": 0}
     assert client.get("/api/v1/comments/a1", headers=auth).status_code == 404
     assert svc.review.depth(["blog.example"]) == {"blog.example": 1}  # b2
-    assert not svc.redis.exists(svc.scorer.velocity.prefix + "email:" +
-                                svc.scorer.velocity.hashed("alice@example.org"))  # fmt: skip
+    assert not svc.redis.exists(svc.scorer.velocity.key("email", "alice@example.org"))
     # Bob's data is untouched.
     bob = _export(app, "bob@example.net")["counts"]
     assert bob == {"comments": 2, "labels_stream": 1, "label_dataset": 1, "spool": 0}

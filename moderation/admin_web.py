@@ -12,11 +12,11 @@ from typing import Any
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from moderation import model_store
 from moderation.errors import ApiError, redis_errors
 from moderation.moderators import Moderator
 from moderation.services import services
 from moderation.web import login_required, me
-from training import artifact
 
 bp = Blueprint("admin", __name__, url_prefix="/moderate/admin")
 
@@ -126,11 +126,8 @@ def promote() -> Response:
     version = request.form.get("version", "")
     if version not in {m["version"] for m in _versions()}:
         abort(400)
-    if svc.models is not None:  # a shared Redis: every node follows
-        with redis_errors():
-            svc.models.promote(version)
-    else:
-        artifact.promote(svc.settings.models_dir, version)
+    with redis_errors():  # a shared Redis: every node follows
+        model_store.promote(svc.settings.models_dir, version, svc.models)
     svc.model.refresh()
     return redirect(url_for("admin.models"))
 

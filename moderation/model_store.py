@@ -26,12 +26,33 @@ from pathlib import Path
 
 from redis import Redis
 
+from moderation import secret_key
 from moderation.errors import ArtifactError
 from moderation.keys import Keys
+from moderation.settings import Settings
 from training import artifact
 from training.artifact import MANIFEST_FILE, MODEL_FILE
 
 DEFAULT_KEEP = 5  # published versions kept in Redis (a model is a few MB)
+
+
+def for_deployment(
+    settings: Settings, client: Redis, models_dir: Path | None = None
+) -> ModelStore | None:
+    """The deployment's store when its Redis is shared (``REDIS_URL``); None
+    with the embedded server: one machine, its models directory the truth."""
+    if settings.embedded_redis:
+        return None
+    return ModelStore(client, Keys(settings.redis_prefix), models_dir or settings.models_dir,
+                      secret_key.load(settings))  # fmt: skip
+
+
+def promote(models_dir: Path, version: str, store: ModelStore | None) -> None:
+    """Make ``version`` current: on every node through ``store``, or on this one."""
+    if store is not None:
+        store.promote(version)
+    else:
+        artifact.promote(models_dir, version)
 
 
 class ModelStore:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from flask import current_app
 from redis import Redis
 
-from moderation import secret_key
+from moderation import model_store, secret_key
 from moderation.akismet_fallback import AkismetFallback
 from moderation.campaigns import CampaignStore
 from moderation.comments import CommentStore
@@ -54,7 +54,7 @@ class Services:
         secret = secret_key.load(settings)
         # Only a shared Redis has other nodes to tell; the embedded one is this
         # machine's alone, and its models directory is the whole truth.
-        models = ModelStore(client, keys, settings.models_dir, secret) if embedded is None else None
+        models = model_store.for_deployment(settings, client)
         model = CurrentModel(settings.models_dir, settings.model_reload_seconds, models)
         comments = CommentStore(client, keys)
         metrics = Metrics(settings.metrics_dir)

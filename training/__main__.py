@@ -27,9 +27,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from moderation import secret_key
+from moderation import model_store
 from moderation.errors import REDIS_ERRORS, ModerationError
-from moderation.keys import Keys
 from moderation.model_store import ModelStore
 from moderation.redis_server import connect
 from moderation.settings import Settings
@@ -117,8 +116,7 @@ def _shared_store(settings: Settings, models_dir: Path) -> Iterator[ModelStore |
         return
     client, _ = connect(settings)
     try:
-        yield ModelStore(client, Keys(settings.redis_prefix), models_dir,
-                         secret_key.load(settings))  # fmt: skip
+        yield model_store.for_deployment(settings, client, models_dir)
     finally:
         client.close()
 
@@ -149,12 +147,10 @@ def _train(args: argparse.Namespace, store: ModelStore | None) -> int:
         trained.model, args.out, cutoffs=trained.cutoffs, metrics=trained.metrics, data=data
     )
     print(format_report(trained.metrics["out_of_fold"]), file=sys.stderr)
-    if args.promote and store is not None:
-        store.promote(version)
-        print(f"promoted {version} and published it to every node", file=sys.stderr)
-    elif args.promote:
-        artifact.promote(args.out, version)
-        print(f"promoted {version}", file=sys.stderr)
+    if args.promote:
+        model_store.promote(args.out, version, store)
+        print(f"promoted {version}" + (" and published it to every node" if store else ""),
+              file=sys.stderr)  # fmt: skip
     print(f"done in {time.monotonic() - started:.1f}s", file=sys.stderr)
     print(version)
     return 0

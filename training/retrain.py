@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import redis
 
-from moderation import secret_key
+from moderation import model_store, secret_key
 from moderation.errors import ArtifactError
 from moderation.keys import Keys
 from moderation.model_store import ModelStore
@@ -97,12 +97,10 @@ def run(
     after_write: Callable[[], None] = lambda: None,
 ) -> Outcome:
     started = time.monotonic()
-    client, embedded = connect(settings)
+    client, _ = connect(settings)
     keys = Keys(settings.redis_prefix)
     # A shared Redis: a promotion is published for every node to follow.
-    store = None
-    if embedded is None:
-        store = ModelStore(client, keys, settings.models_dir, secret_key.load(settings))
+    store = model_store.for_deployment(settings, client)
     token = secrets.token_hex(8)
     if not client.set(keys.retrain_lock(), token, nx=True, ex=LOCK_SECONDS):
         say("another retrain is running (its lock expires if it crashed); not starting")
@@ -229,10 +227,8 @@ def _run(
             f" {champion_auc:.3f} (slack {AUC_SLACK})"
         )
         report["suspect_sources"] = suspects(people, champion.model.scores)
-    if promoted and store is not None:
-        store.promote(version)
-    elif promoted:
-        artifact.promote(settings.models_dir, version)
+    if promoted:
+        model_store.promote(settings.models_dir, version, store)
     report.update(promoted=promoted, reason=reason, seconds=round(time.monotonic() - started, 1))
     out = settings.models_dir / version
     plots.precision_recall_png(curves, out / "report-pr.png", "held-out labels and golden set")
@@ -299,10 +295,7 @@ def rollback(models_dir: Path, to: str | None = None, store: ModelStore | None =
         to = earlier[-1]
     if to not in versions:
         raise ValueError(f"no version {to} in {models_dir}")
-    if store is not None:
-        store.promote(to)
-    else:
-        artifact.promote(models_dir, to)
+    model_store.promote(models_dir, to, store)
     return to
 
 

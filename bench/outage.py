@@ -253,7 +253,7 @@ def redis_outage(svc: Services, base: str, key: str, comments: list[dict[str, An
                    f"{r['during']} sent while down, all 200: "
                    f"{all(a.status == 200 for a in during)}, {degraded:.0f} spooled")  # fmt: skip
     verdicts.check("redis: spool replayed after the restart", r["drain_s"] is not None,
-                   "drained" if r["drain_s"] is None
+                   "not drained" if r["drain_s"] is None
                    else f"drained {r['drain_s']:.1f} s after the restart")  # fmt: skip
     queue_ok = (r["review_missing"] == 0 and r["review_unexpected"] == 0
                 and r["review_counted"] == r["review_expected"])  # fmt: skip

@@ -117,13 +117,10 @@ def _site(form: Form) -> Site:
     key = first(form, "api_key") or first(form, "key")
     if not key:
         raise _Refused(INVALID_TEXT, 'Empty "api_key" value')
-    svc = services()
     try:
-        site = svc.sites.authenticate(key)
+        return api.site_of_key(key)
     except AuthError as exc:
         raise _Refused(INVALID_TEXT, f"Invalid API key ({exc.message}).") from None
-    svc.limits.hit_site(site.domain, site.rate_limit)
-    return site
 
 
 def _require(form: Form, *names: str) -> None:

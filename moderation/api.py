@@ -54,7 +54,11 @@ def bearer_token(missing: str) -> str:
 
 
 def authenticated_site() -> Site:
-    key = bearer_token("send the site key as Authorization: Bearer <key>")
+    return site_of_key(bearer_token("send the site key as Authorization: Bearer <key>"))
+
+
+def site_of_key(key: str) -> Site:
+    """The site a key belongs to (AuthError if none), counted against its rate limit."""
     svc = services()
     site = svc.sites.authenticate(key)
     svc.limits.hit_site(site.domain, site.rate_limit)

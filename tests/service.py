@@ -20,6 +20,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
+import redis
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,19 +85,22 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 60) -> T:
-    """Poll ``probe`` until it returns something other than None (or False)."""
+def wait_for(
+    what: str, probe: Callable[[], T | None], timeout: float = 60, every: float = 0.2
+) -> T:
+    """Poll ``probe`` until it returns something other than None (or False);
+    a connection refused or timing out (HTTP or Redis) counts as not yet."""
     deadline = time.monotonic() + timeout
     while True:
         try:
             found = probe()
-        except (requests.ConnectionError, requests.Timeout, OSError):
+        except (requests.ConnectionError, requests.Timeout, OSError, redis.RedisError):
             found = None
         if found:
             return found
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.2)
+        time.sleep(every)
 
 
 @contextmanager

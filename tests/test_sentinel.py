@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,25 +29,12 @@ from moderation.services import Services
 from moderation.settings import Settings
 from tests.conftest import HAM_COMMENT
 from tests.redis_cluster import REDIS_SERVER
-from tests.service import free_port, stop_all
+from tests.service import free_port, stop_all, wait_for
 
 SERVICE = "mymaster"
 CHECK = "/api/v1/comments/check"
 DOMAIN = "blog.example"
-
-
-def wait_for(what: str, ready: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Poll ``ready`` until it holds (Redis errors count as not yet)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if ready():
-                return
-        except redis.RedisError:
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        time.sleep(0.05)
+QUICKLY = {"timeout": 10.0, "every": 0.05}  # polling for local processes
 
 
 @dataclass
@@ -66,9 +53,10 @@ class SentinelSetup:
         # once a second, and a Sentinel learns of replicas from the primary's
         # INFO, which it asks for only every ten seconds after the first time.
         self._spawn(self.primary, [])
-        wait_for("the primary", self.node(self.primary).ping)
+        wait_for("the primary", self.node(self.primary).ping, **QUICKLY)
         self._spawn(self.replica, ["--replicaof", "127.0.0.1", str(self.primary)])
-        wait_for("the replica in sync with the primary", lambda: self.in_sync(self.replica))
+        wait_for("the replica in sync with the primary", lambda: self.in_sync(self.replica),
+                 **QUICKLY)  # fmt: skip
         folder = self.directory / str(self.sentinel)
         folder.mkdir()
         conf = folder / "sentinel.conf"  # Sentinel rewrites it: a file of its own
@@ -81,7 +69,7 @@ class SentinelSetup:
             f"sentinel failover-timeout {SERVICE} 5000\n"
         )
         self._launch(self.sentinel, [str(conf), "--sentinel"])
-        wait_for("the Sentinel watching the primary and its replica", self._watching)
+        wait_for("the Sentinel watching the primary and its replica", self._watching, **QUICKLY)
 
     def _spawn(self, port: int, extra: list[str]) -> None:
         folder = self.directory / str(port)
@@ -232,16 +220,16 @@ def test_failover_needs_no_restart(sentinel_setup: SentinelSetup, sentinel_app: 
     new = sentinel_setup.replica if old == sentinel_setup.primary else sentinel_setup.primary
     # Replication is asynchronous: the replica has the comment before we fail over.
     replica = sentinel_setup.node(new)
-    wait_for("the comment on the replica", lambda: stored(replica, svc, "before")["queued"] > 0)
+    wait_for("the comment on the replica",
+             lambda: stored(replica, svc, "before")["queued"] > 0, **QUICKLY)  # fmt: skip
 
     sentinel_setup.node(sentinel_setup.sentinel).execute_command("SENTINEL", "FAILOVER", SERVICE)
-    wait_for(
-        "the Sentinel naming the replica as primary", lambda: sentinel_setup.master_port() == new
-    )
+    wait_for("the Sentinel naming the replica as primary",
+             lambda: sentinel_setup.master_port() == new, **QUICKLY)  # fmt: skip
     # GET-MASTER-ADDR-BY-NAME names the promoted replica while the failover is
     # still in progress; redis-py asks SENTINEL MASTERS, which follows at its end.
     done = {"flags": "master", "port": str(new)}
-    wait_for("the end of the failover", lambda: sentinel_setup.master() == done)
+    wait_for("the end of the failover", lambda: sentinel_setup.master() == done, **QUICKLY)
     assert sentinel_setup.node(new).info("replication")["role"] == "master"
 
     # The same app, the same client objects: no restart, no reconnect by hand.

@@ -117,10 +117,11 @@ class PersonalData:
             for domain in self.client.smembers(self.keys.sites()):
                 out.events += int(self.client.xtrim(self.keys.events(domain), minid=min_id))
             out.labels_trimmed = labels.trim_drained(self.client, self.keys.labels())
-        out.labels_minimised = labels.rewrite(self.labels_dir, self._minimal)
+        out.labels_minimised = labels.rewrite(self.labels_dir, self.minimal)
         return out
 
-    def _minimal(self, entry: dict[str, Any]) -> dict[str, Any]:
+    def minimal(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """A label reduced to what training reads (what the dataset keeps)."""
         return minimal_label(entry, self.velocity.hashed)
 
     # -- a commenter's requests

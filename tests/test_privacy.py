@@ -113,7 +113,7 @@ def test_labels_reach_disk_minimised_and_leave_the_stream(
     _check(client, auth, "c1", ALICE)
     client.post("/api/v1/comments/c1/feedback", json={"label": "spam"}, headers=auth)
     assert labels.drain(svc.redis, svc.keys.labels(), svc.settings.labels_dir,
-                        keep=svc.personal._minimal) == 1  # fmt: skip
+                        keep=svc.personal.minimal) == 1  # fmt: skip
     [line] = list(labels.read(svc.settings.labels_dir))
     fields = json.loads(line["fields"])
     assert fields["author_email"] == "@example.org"
@@ -147,7 +147,7 @@ def test_export_and_erase_a_commenter_everywhere(
     _check(client, auth, "b2", BOB, "Bob again, waiting in the queue.")
     client.post("/api/v1/comments/a1/feedback", json={"label": "ham"}, headers=auth)
     client.post("/api/v1/comments/b1/feedback", json={"label": "spam"}, headers=auth)
-    labels.drain(svc.redis, svc.keys.labels(), svc.settings.labels_dir, keep=svc.personal._minimal)
+    labels.drain(svc.redis, svc.keys.labels(), svc.settings.labels_dir, keep=svc.personal.minimal)
     # Drained labels stay in the stream until the purge trims them; one more.
     client.post("/api/v1/comments/a2/feedback", json={"label": "ham"}, headers=auth)
     # A check spooled while Redis was away, not yet replayed.

@@ -46,7 +46,6 @@ from moderation.errors import ArtifactError
 from moderation.keys import Keys
 from moderation.model_store import ModelStore
 from moderation.personal_data import PersonalData
-from moderation.privacy import minimal_label
 from moderation.redis_server import connect
 from moderation.settings import Settings
 from moderation.spool import Spool
@@ -123,19 +122,19 @@ def _run(
 ) -> Outcome:
     bar = _bar(progress, "draining labels")
     velocity = VelocityCounter(client, settings.redis_prefix, secret_key.load(settings))
+    personal = PersonalData(
+        client, keys, velocity, Spool(settings.spool_dir), settings.labels_dir,
+        settings.retention_days, settings.comment_retention_days,
+    )  # fmt: skip
     written = labels.drain(
         client,
         keys.labels(),
         settings.labels_dir,
         progress=bar,
         after_write=after_write,
-        keep=lambda entry: minimal_label(entry, velocity.hashed),
+        keep=personal.minimal,
     )
     say(f"labels: {written} new written to {settings.labels_dir}")
-    personal = PersonalData(
-        client, keys, velocity, Spool(settings.spool_dir), settings.labels_dir,
-        settings.retention_days, settings.comment_retention_days,
-    )  # fmt: skip
     purged = personal.purge()
     say("privacy purge: " + ", ".join(f"{n} {what}" for what, n in purged.as_dict().items()))
     resolved = labels.resolve(

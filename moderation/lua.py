@@ -53,7 +53,7 @@ def execute(pipe: Pipeline[Any]) -> list[Any]:
         # EVAL with the source (which also caches it) rather than SCRIPT
         # LOAD: on a cluster, SCRIPT LOAD names no key to route it by.
         for i in missing:
-            command = stack[i]
+            command = _args(stack[i])
             pipe.execute_command("EVAL", _SOURCES[command[1]], *command[2:])
         again = pipe.execute(raise_on_error=False)
         for i, result in zip(missing, again, strict=True):
@@ -64,10 +64,16 @@ def execute(pipe: Pipeline[Any]) -> list[Any]:
     return results
 
 
-def _queued(pipe: Pipeline[Any]) -> list[tuple[Any, ...]]:
-    """The arguments of the commands queued in ``pipe``. redis-py keeps them in
-    ``command_stack`` on a Pipeline, in its execution strategy's queue on a
-    ClusterPipeline (whose ``command_stack`` stays empty)."""
+def _queued(pipe: Pipeline[Any]) -> list[Any]:
+    """The commands queued in ``pipe`` (a shallow copy: execute() empties it).
+    redis-py keeps them in ``command_stack`` on a Pipeline, in its execution
+    strategy's queue on a ClusterPipeline (whose ``command_stack`` stays empty)."""
     if isinstance(pipe, ClusterPipeline):
-        return [tuple(c.args) for c in pipe._execution_strategy.command_queue]
-    return [tuple(args) for args, _ in pipe.command_stack]
+        return list(pipe._execution_strategy.command_queue)
+    return list(pipe.command_stack)
+
+
+def _args(command: Any) -> tuple[Any, ...]:
+    """A queued command's arguments: (args, options) on a Pipeline, a
+    PipelineCommand on a ClusterPipeline. Read only for a NOSCRIPT resend."""
+    return tuple(command.args if hasattr(command, "args") else command[0])

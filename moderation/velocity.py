@@ -24,7 +24,7 @@ import redis
 from moderation import lua
 from moderation.errors import redis_errors
 from moderation.lua import Lua
-from moderation.privacy import keyed_hash
+from moderation.privacy import email_of, keyed_hash
 from training.domains import registrable_domain
 from training.normalize import host_of
 
@@ -71,7 +71,7 @@ def identities(fields: Mapping[str, Any], site: str) -> dict[str, str]:
     found = {"site": site}
     if fields.get("user_ip"):
         found["ip"] = str(fields["user_ip"])
-    email = str(fields.get("author_email") or "").strip().lower()
+    email = email_of(fields.get("author_email"))
     if "@" in email:
         found["email"] = email
         domain = registrable_domain(email.rsplit("@", 1)[1])
